@@ -1,0 +1,5 @@
+import sys
+
+from lhcgan.cli import main
+
+sys.exit(main())

@@ -1,0 +1,82 @@
+"""The `lhcgan` command line. Errors print one line and exit 1, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Sequence
+
+from lhcgan.errors import LhcganError
+from lhcgan.version import __version__
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from lhcgan.simulate import simulate
+
+    report = simulate(args.events, args.output, ecm=args.ecm, seed=args.seed, progress=not args.quiet)
+    print(report.summary())
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from lhcgan.reading import open_reader
+    from lhcgan.reading import _check_accepted
+    from lhcgan.writing import output_format, write
+
+    output_format(args.output)  # fail on a bad suffix before reading anything
+    reader = open_reader(args.input, collection=args.collection)
+
+    def chunks():
+        yield from reader
+        _check_accepted(reader.report)
+
+    kwargs = {"ecm": args.ecm} if args.ecm and args.output.endswith((".lhe", ".lhe.gz")) else {}
+    n = write(chunks(), args.output, **kwargs)
+    print(reader.report.summary())
+    print(f"wrote {n} events to {args.output}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lhcgan", description="Learn LHC tt̄ events with a GAN.")
+    parser.add_argument("--version", action="version", version=f"lhcgan {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("simulate", help="generate a tt̄ → 6 quark truth sample with Pythia 8")
+    p.add_argument("--events", "-n", type=int, default=10000, help="number of events (default 10000)")
+    p.add_argument("--ecm", type=float, default=13000.0, help="centre-of-mass energy in GeV (default 13000)")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("-o", "--output", required=True, help="output file: .lhe, .lhe.gz or .root")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_simulate)
+
+    p = sub.add_parser("convert", help="convert LHE / ROOT / NanoAOD to lhcgan ROOT or LHE")
+    p.add_argument("input", help="input file: .lhe[.gz], lhcgan .root or NanoAOD .root")
+    p.add_argument("output", help="output file: .root, .lhe or .lhe.gz")
+    p.add_argument("--collection", default="auto", choices=["auto", "lhcgan", "LHEPart", "GenPart"],
+                   help="which ROOT collection to read (default: detected)")
+    p.add_argument("--ecm", type=float, default=None, help="collider energy in GeV for LHE output (default: from input)")
+    p.set_defaults(func=_cmd_convert)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = lambda msg, *a, **k: print(f"lhcgan: warning: {msg}", file=sys.stderr)
+        try:
+            return args.func(args)
+        except LhcganError as exc:
+            print(f"lhcgan: error: {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("lhcgan: interrupted", file=sys.stderr)
+            return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

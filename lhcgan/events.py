@@ -1,0 +1,144 @@
+"""`Events`: the one event type that flows reader → model → writer → validation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from lhcgan import physics
+from lhcgan.errors import LhcganError, NonFiniteError
+from lhcgan.process import TTBAR, Process
+
+if TYPE_CHECKING:
+    from lhcgan.reading.report import ReadReport
+
+
+class InvalidEventsError(LhcganError, ValueError):
+    """Arrays that do not form valid `Events` (shapes, flavours)."""
+
+
+@dataclass
+class Events:
+    """N events of a fixed-multiplicity process.
+
+    Attributes:
+        momenta: 3-momenta (N, 6, 3), float64, GeV, in the slot order of ``process``.
+        pdg: PDG ids (N, 6), int32; each must be allowed by its slot.
+        weights: event weights (N,), float64, or None for unweighted events.
+        process: the process description (slots, masses, resonances).
+        meta: free-form provenance: "source", "ecm" (GeV), "cross_section_pb", ...
+        report: what the reader read, accepted and skipped, when it came from a file.
+
+    Energies are not stored: they follow from the fixed slot masses, so every
+    particle is exactly on its mass shell.
+    """
+
+    momenta: np.ndarray
+    pdg: np.ndarray
+    weights: np.ndarray | None = None
+    process: Process = TTBAR
+    meta: dict[str, Any] = field(default_factory=dict)
+    report: "ReadReport | None" = None
+
+    def __post_init__(self) -> None:
+        self.momenta = np.asarray(self.momenta, dtype=np.float64)
+        self.pdg = np.asarray(self.pdg, dtype=np.int32)
+        k = self.process.n_particles
+        if self.momenta.ndim != 3 or self.momenta.shape[1:] != (k, 3):
+            raise InvalidEventsError(f"momenta must have shape (N, {k}, 3), got {self.momenta.shape}")
+        if self.pdg.shape != self.momenta.shape[:2]:
+            raise InvalidEventsError(f"pdg must have shape {self.momenta.shape[:2]}, got {self.pdg.shape}")
+        if self.weights is not None:
+            self.weights = np.asarray(self.weights, dtype=np.float64)
+            if self.weights.shape != (len(self.momenta),):
+                raise InvalidEventsError(f"weights must have shape ({len(self.momenta)},), got {self.weights.shape}")
+        bad = ~np.isfinite(self.momenta).all(axis=(1, 2))
+        if bad.any():
+            raise NonFiniteError(
+                "NaN or infinite momentum", event=int(np.argmax(bad)), hint="drop or fix such events before use"
+            )
+        for i, slot in enumerate(self.process.slots):
+            wrong = ~np.isin(self.pdg[:, i], slot.pdg)
+            if wrong.any():
+                j = int(np.argmax(wrong))
+                raise InvalidEventsError(
+                    f"slot {i} ({slot.name}) holds PDG id {self.pdg[j, i]}, allowed are {slot.pdg}", event=j
+                )
+
+    def __len__(self) -> int:
+        return len(self.momenta)
+
+    def __getitem__(self, index: Any) -> "Events":
+        """A subset (slice, mask or index array) as new `Events`, sharing metadata."""
+        if isinstance(index, (int, np.integer)):
+            index = slice(index, index + 1 if index != -1 else None)
+        w = None if self.weights is None else self.weights[index]
+        return Events(self.momenta[index], self.pdg[index], w, self.process, dict(self.meta))
+
+    def __repr__(self) -> str:
+        return f"<Events {len(self)} × {self.process.name}>"
+
+    @classmethod
+    def concatenate(cls, parts: Sequence["Events"]) -> "Events":
+        """Join events of the same process; metadata of the first part is kept."""
+        if not parts:
+            raise InvalidEventsError("cannot concatenate an empty list of Events")
+        first = parts[0]
+        weights = None
+        if any(p.weights is not None for p in parts):
+            weights = np.concatenate([p.weights if p.weights is not None else np.ones(len(p)) for p in parts])
+        return cls(
+            np.concatenate([p.momenta for p in parts]),
+            np.concatenate([p.pdg for p in parts]),
+            weights,
+            first.process,
+            dict(first.meta),
+        )
+
+    @property
+    def masses(self) -> np.ndarray:
+        """Fixed masses per slot, shape (6,), GeV."""
+        return self.process.masses
+
+    def to_four_momenta(self) -> np.ndarray:
+        """Four-momenta (N, 6, 4) = (E, px, py, pz), GeV, with E from the fixed masses."""
+        return physics.to_four_momenta(self.momenta, self.masses)
+
+    @classmethod
+    def from_four_momenta(
+        cls, p4: np.ndarray, pdg: np.ndarray, weights: np.ndarray | None = None, process: Process = TTBAR
+    ) -> "Events":
+        """Build events from (N, 6, 4) four-momenta; the energies are dropped and recomputed."""
+        return cls(physics.from_four_momenta(np.asarray(p4)), pdg, weights, process)
+
+    def resonance_masses(self) -> np.ndarray:
+        """Masses of the process's resonances, shape (N, n_resonances), float64 GeV."""
+        return physics.resonance_masses(self.momenta, self.process)
+
+    def flavour_fractions(self) -> dict[tuple[int, ...], float]:
+        """Fractions of each flavour combination (a tuple of 6 PDG ids), summing to 1."""
+        combos, counts = np.unique(self.pdg, axis=0, return_counts=True)
+        total = counts.sum()
+        return {tuple(int(i) for i in c): float(n / total) for c, n in zip(combos, counts)}
+
+
+def sample_flavours(
+    n: int, fractions: Mapping[tuple[int, ...], float], rng: np.random.Generator
+) -> np.ndarray:
+    """Draw n flavour combinations (n, 6) int32 with the given fractions."""
+    combos = np.array(list(fractions.keys()), dtype=np.int32)
+    p = np.array(list(fractions.values()), dtype=np.float64)
+    return combos[rng.choice(len(combos), size=n, p=p / p.sum())]
+
+
+def to_fraction_table(fractions: Mapping[tuple[int, ...], float]) -> dict[str, float]:
+    """Flavour fractions with string keys ("5,2,-1,-5,1,-2"), for JSON."""
+    return {",".join(map(str, k)): v for k, v in fractions.items()}
+
+
+def from_fraction_table(table: Mapping[str, float]) -> dict[tuple[int, ...], float]:
+    """Inverse of `to_fraction_table`."""
+    return {tuple(int(i) for i in k.split(",")): float(v) for k, v in table.items()}

@@ -1,0 +1,128 @@
+"""Kinematics written once for numpy arrays and torch tensors.
+
+Every function takes 3-momenta ``p`` of shape (..., 3) = (px, py, pz) in GeV, or
+four-momenta (..., 4) = (E, px, py, pz), and returns an array of the same library,
+so training (torch) and validation (numpy) compute masses the same way.
+Masses are computed in float64, where E² − p² cancels badly for boosted systems.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from lhcgan.process import Process
+
+Array = TypeVar("Array", bound=Any)  # np.ndarray or torch.Tensor
+
+
+def lib(x: Any) -> ModuleType:
+    """The array library of ``x``: numpy or torch (numpy-compatible names only)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(x, torch.Tensor):
+        return torch
+    return np
+
+
+def to_float64(x: Array) -> Array:
+    """``x`` as float64, keeping its library (and autograd graph for torch)."""
+    if lib(x) is np:
+        return np.asarray(x, dtype=np.float64)
+    return x.double()
+
+
+def _as_masses(masses: Any, like: Array) -> Array:
+    xp = lib(like)
+    if xp is np:
+        return np.asarray(masses, dtype=like.dtype)
+    return xp.as_tensor(np.asarray(masses), dtype=like.dtype, device=like.device)
+
+
+def energy(p: Array, masses: Any) -> Array:
+    """E = √(p² + m²). p: (..., 3) GeV; masses broadcast against p[..., 0]."""
+    m = _as_masses(masses, p)
+    return lib(p).sqrt((p * p).sum(-1) + m * m)
+
+
+def to_four_momenta(p: Array, masses: Any) -> Array:
+    """(..., 3) 3-momenta and fixed masses → (..., 4) four-momenta (E, px, py, pz)."""
+    xp = lib(p)
+    return xp.concatenate([energy(p, masses)[..., None], p], axis=-1)
+
+
+def from_four_momenta(p4: Array) -> Array:
+    """(..., 4) four-momenta (E, px, py, pz) → (..., 3) 3-momenta."""
+    return p4[..., 1:]
+
+
+def from_pt_eta_phi(pt: Array, eta: Array, phi: Array) -> Array:
+    """Collider coordinates (GeV, -, rad) → 3-momenta (..., 3) GeV."""
+    xp = lib(pt)
+    return xp.stack([pt * xp.cos(phi), pt * xp.sin(phi), pt * xp.sinh(eta)], axis=-1)
+
+
+def pt(p: Array) -> Array:
+    """Transverse momentum, GeV. p: (..., 3)."""
+    return lib(p).hypot(p[..., 0], p[..., 1])
+
+
+def eta(p: Array) -> Array:
+    """Pseudorapidity η = asinh(pz / pT). p: (..., 3)."""
+    return lib(p).arcsinh(p[..., 2] / pt(p))
+
+
+def phi(p: Array) -> Array:
+    """Azimuth in (−π, π]. p: (..., 3)."""
+    return lib(p).arctan2(p[..., 1], p[..., 0])
+
+
+def invariant_mass(p: Array, masses: Any, members: Sequence[int] | None = None) -> Array:
+    """Invariant mass (GeV, float64) of the slots ``members`` of each event.
+
+    Args:
+        p: 3-momenta (..., n, 3) GeV.
+        masses: fixed mass of each of the n slots, GeV.
+        members: slot indices to add up; all slots when None.
+    """
+    p = to_float64(p)
+    m = np.asarray(masses, dtype=np.float64)
+    if members is not None:
+        idx = list(members)
+        p, m = p[..., idx, :], m[idx]
+    e = energy(p, m).sum(-1)
+    s = p.sum(-2)
+    m2 = e * e - (s * s).sum(-1)
+    return lib(p).sqrt(lib(p).clip(m2, 0.0, None))
+
+
+def resonance_masses(p: Array, process: "Process") -> Array:
+    """Masses of all resonances of ``process``: (..., 6, 3) → (..., n_resonances), float64 GeV."""
+    xp = lib(p)
+    m = process.masses
+    return xp.stack([invariant_mass(p, m, r.members) for r in process.resonances], axis=-1)
+
+
+def momentum_sum(p: Array) -> Array:
+    """Vector sum over particles: (..., n, 3) → (..., 3) GeV."""
+    return p.sum(-2)
+
+
+def pt_balance(p: Array) -> Array:
+    """Relative transverse-momentum balance |Σ p⃗T| / Σ |p⃗T|: (..., n, 3) → (...,)."""
+    p = to_float64(p)
+    s = p[..., :2].sum(-2)
+    return lib(p).hypot(s[..., 0], s[..., 1]) / pt(p).sum(-1)
+
+
+def delta_r(p1: Array, p2: Array) -> Array:
+    """ΔR = √(Δη² + Δφ²) between two sets of 3-momenta (..., 3)."""
+    xp = lib(p1)
+    dphi = phi(p1) - phi(p2)
+    dphi = xp.arctan2(xp.sin(dphi), xp.cos(dphi))
+    deta = eta(p1) - eta(p2)
+    return xp.sqrt(deta * deta + dphi * dphi)

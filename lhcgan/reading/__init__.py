@@ -1,0 +1,60 @@
+"""Readers: any supported file → `Events`.
+
+``read(path)`` returns all events; ``iterate(path)`` streams chunks. The format is
+detected from the content (ROOT magic, gzip or LHE text), not the suffix.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+from lhcgan.errors import WrongProcessError
+from lhcgan.events import Events
+from lhcgan.process import TTBAR, Process
+from lhcgan.reading.lhe import LHEReader
+from lhcgan.reading.report import ReadReport
+from lhcgan.reading.root import RootReader
+from lhcgan.reading.source import ROOT_MAGIC, sniff
+
+__all__ = ["LHEReader", "ReadReport", "RootReader", "iterate", "open_reader", "read"]
+
+
+def open_reader(
+    path: str | os.PathLike[str], *, process: Process = TTBAR, collection: str = "auto"
+) -> LHEReader | RootReader:
+    """A reader for ``path``: `RootReader` for ROOT files, `LHEReader` otherwise.
+
+    Args:
+        collection: for ROOT files, "auto", "lhcgan", "LHEPart" or "GenPart".
+    """
+    if sniff(path) == ROOT_MAGIC:
+        return RootReader(path, process, collection)
+    return LHEReader(path, process)
+
+
+def iterate(path: str | os.PathLike[str], **kwargs) -> Iterator[Events]:
+    """Stream `Events` chunks from a file; raises `WrongProcessError` at the end if none was accepted."""
+    reader = open_reader(path, **kwargs)
+    yield from reader
+    _check_accepted(reader.report)
+
+
+def read(path: str | os.PathLike[str], **kwargs) -> Events:
+    """Read every accepted event of a file; ``.report`` tells what was read and skipped."""
+    reader = open_reader(path, **kwargs)
+    chunks = list(reader)
+    _check_accepted(reader.report)
+    events = Events.concatenate(chunks)
+    events.report = reader.report
+    return events
+
+
+def _check_accepted(report: ReadReport) -> None:
+    if report.accepted == 0:
+        reasons = "; ".join(f"{n} × {why}" for why, n in report.skipped.most_common(3))
+        raise WrongProcessError(
+            f"0 of {report.read} events contain a fully hadronic tt̄ decay" + (f" ({reasons})" if reasons else ""),
+            path=report.path,
+            hint="give a pp → tt̄ → 6 quark sample, e.g. from `lhcgan simulate`",
+        )

@@ -1,0 +1,228 @@
+"""Fast, streaming reader of Les Houches Event files (LHEF 1.0 and 3.0, plain or gzip).
+
+Each block of the file is split into events with bytes operations, all numbers
+of a block are parsed in one call into C, and the six quarks are located through
+mother links by `lhcgan.reading.decay`, for all events of the block at once.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lhcgan.errors import MalformedFileError, NonFiniteError, TruncatedFileError
+from lhcgan.events import Events
+from lhcgan.process import TTBAR, Process
+from lhcgan.reading.decay import find_slots
+from lhcgan.reading.report import ReadReport
+from lhcgan.reading.source import iter_blocks
+
+N_COLUMNS = 13  # IDUP ISTUP MOTHUP1 MOTHUP2 ICOLUP1 ICOLUP2 PUP1..5 VTIMUP SPINUP
+N_HEADER = 6  # NUP IDPRUP XWGTUP SCALUP AQEDUP AQCDUP
+GENERATORS = (b"MadGraph", b"PYTHIA", b"Pythia", b"POWHEG", b"WHIZARD", b"Sherpa", b"lhcgan")
+
+
+@dataclass
+class LHEInit:
+    """The `<init>` block: beams and processes.
+
+    Attributes:
+        beams: PDG ids of the two beams.
+        energies: beam energies, GeV.
+        idwtup: the weighting strategy.
+        cross_sections: XSECUP per process, pb.
+        generator: generator named in the header, if recognised.
+    """
+
+    beams: tuple[int, int]
+    energies: tuple[float, float]
+    idwtup: int
+    cross_sections: list[float] = field(default_factory=list)
+    generator: str | None = None
+
+    @property
+    def ecm(self) -> float:
+        """Centre-of-mass energy, GeV (head-on beams)."""
+        return self.energies[0] + self.energies[1]
+
+
+def _parse_numbers(text: bytes) -> np.ndarray | None:
+    """All whitespace-separated numbers of ``text``, or None if any token is not a number."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)  # older numpy warns where newer raises
+        try:
+            return np.fromstring(text, sep=" ")  # one call into C for the whole block
+        except (ValueError, DeprecationWarning):
+            return None
+
+
+def _parse_init(text: bytes, path: str) -> LHEInit:
+    start = text.find(b"<init")
+    body = text[text.index(b">", start) + 1 : text.index(b"</init>")]
+    lines = [ln for ln in body.split(b"\n") if ln.strip() and not ln.lstrip().startswith((b"#", b"<"))]
+    try:
+        head = lines[0].split()
+        nprup = int(head[9])
+        xsecs = [float(lines[1 + i].split()[0]) for i in range(nprup)]
+        init = LHEInit(
+            (int(head[0]), int(head[1])), (float(head[2]), float(head[3])), int(head[8]), xsecs
+        )
+    except (IndexError, ValueError) as exc:
+        raise MalformedFileError("malformed <init> block", path=path, hint="check the file's header") from exc
+    for g in GENERATORS:
+        if g in text[:start]:
+            init.generator = g.decode()
+            break
+    return init
+
+
+class LHEReader:
+    """Iterate over an LHE file in chunks of `Events`.
+
+    Args:
+        path: .lhe or .lhe.gz file (compression is detected from content).
+        process: the process whose slots to find.
+        chunk_bytes: decompressed bytes per chunk; memory stays O(chunk_bytes).
+
+    Attributes:
+        report: read/accepted/skipped counts, complete once iteration ends.
+        init: the parsed `<init>` block, available after the first chunk.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], process: Process = TTBAR, chunk_bytes: int = 32 << 20) -> None:
+        self.path = os.fspath(path)
+        self.process = process
+        self.chunk_bytes = chunk_bytes
+        self.report = ReadReport(self.path)
+        self.init: LHEInit | None = None
+
+    def __iter__(self) -> Iterator[Events]:
+        buffer = b""
+        n_before = 0
+        for block in iter_blocks(self.path, self.chunk_bytes):
+            buffer += block
+            if self.init is None:
+                if b"</init>" not in buffer:
+                    if b"<LesHouchesEvents" not in buffer[:65536] and len(buffer) > 65536:
+                        raise self._not_lhe()
+                    continue
+                if b"<LesHouchesEvents" not in buffer[: buffer.index(b"</init>")]:
+                    raise self._not_lhe()
+                self.init = _parse_init(buffer, self.path)
+                buffer = buffer[buffer.index(b"</init>") + 7 :]
+            end = buffer.rfind(b"</event>")
+            if end < 0:
+                continue
+            end += len(b"</event>")
+            events = self._parse(buffer[:end], n_before)
+            n_before = self.report.read
+            buffer = buffer[end:]
+            if events is not None:
+                yield events
+        if self.init is None:
+            raise self._not_lhe() if b"<LesHouchesEvents" not in buffer else TruncatedFileError(
+                "file ends before </init>", path=self.path, hint="re-download or regenerate the file"
+            )
+        closed = b"</LesHouchesEvents>" in buffer
+        if b"<event" in buffer or not closed:
+            raise TruncatedFileError(
+                f"file ends after event {self.report.read - 1} without </LesHouchesEvents>",
+                path=self.path,
+                hint="the file is truncated: re-download or regenerate it",
+            )
+
+    def _not_lhe(self) -> MalformedFileError:
+        return MalformedFileError(
+            "not an LHE file (no <LesHouchesEvents> tag before <init>)", path=self.path, hint="give an .lhe or .lhe.gz file"
+        )
+
+    def _parse(self, text: bytes, n_before: int) -> Events | None:
+        """Parse a run of complete events; ``n_before`` events precede them in the file."""
+        headers: list[bytes] = []
+        particles: list[bytes] = []
+        nups: list[int] = []
+        for part in text.split(b"<event")[1:]:
+            if part.startswith(b"group"):  # LHEF 3 <eventgroup> wrapper
+                continue
+            i = len(headers)
+            close = part.find(b"</event>")
+            if close < 0:
+                raise self._malformed(n_before + i, "no </event> before the next <event>")
+            body = part[part.find(b">") + 1 : close].lstrip()
+            head, _, rest = body.partition(b"\n")
+            try:
+                nup = int(head.split(None, 1)[0])
+            except (ValueError, IndexError):
+                raise self._malformed(n_before + i, f"bad event header line {head[:60]!r}") from None
+            lines = rest.split(b"\n", nup)
+            if len(lines) < nup:
+                raise self._malformed(n_before + i, f"header announces {nup} particles, fewer lines follow")
+            nups.append(nup)
+            headers.append(head)
+            particles.append(b"\n".join(lines[:nup]))
+        n = len(headers)
+        if n == 0:
+            return None
+        nup = np.array(nups, dtype=np.int64)
+        head = _parse_numbers(b"\n".join(headers))
+        if head is None or head.size != n * N_HEADER:
+            self._locate(headers, N_HEADER, lambda j: 1, n_before, "event header line")
+        table = _parse_numbers(b"\n".join(particles))
+        if table is None or table.size != N_COLUMNS * nup.sum():
+            self._locate(particles, N_COLUMNS, lambda j: nup[j], n_before, "particle lines")
+        table = table.reshape(-1, N_COLUMNS)
+        head = head.reshape(n, N_HEADER)
+
+        ev = np.repeat(np.arange(n), nup)
+        start = np.concatenate([[0], np.cumsum(nup)[:-1]])
+        pid = table[:, 0].astype(np.int64)
+        m1 = table[:, 2].astype(np.int64)
+        bad = (m1 < 0) | (m1 > nup[ev])
+        if bad.any():
+            j = int(ev[np.argmax(bad)])
+            raise self._malformed(n_before + j, "mother index outside the event")
+        mother = np.where(m1 > 0, start[ev] + m1 - 1, -1)
+        p = table[:, 6:9]
+        finite = np.isfinite(p).all(axis=1)
+        if not finite.all():
+            j = int(ev[np.argmax(~finite)])
+            raise NonFiniteError(
+                "NaN or infinite momentum", path=self.path, event=n_before + j, hint="fix or remove this event"
+            )
+
+        sel = find_slots(pid, mother, ev, n, self.process)
+        self.report.add(n, int(sel.accepted.sum()), sel.skipped)
+        idx = sel.index[sel.accepted]
+        events = Events(p[idx], pid[idx], head[sel.accepted, 2], self.process, self._meta())
+        return events
+
+    def _meta(self) -> dict:
+        assert self.init is not None
+        return {
+            "source": self.path,
+            "format": "lhe",
+            "ecm": self.init.ecm,
+            "beams": list(self.init.beams),
+            "cross_section_pb": float(sum(self.init.cross_sections)),
+            "generator": self.init.generator,
+        }
+
+    def _malformed(self, event: int, what: str) -> MalformedFileError:
+        return MalformedFileError(f"malformed event: {what}", path=self.path, event=event, hint="the file is corrupt")
+
+    def _locate(self, chunks: list[bytes], width: int, count, n_before: int, what: str) -> None:
+        """Find the first event whose numbers do not parse, and raise for it."""
+        for j, c in enumerate(chunks):
+            values = _parse_numbers(c)
+            if values is None or values.size != width * count(j):
+                raise self._malformed(n_before + j, f"unreadable {what}")
+        raise self._malformed(n_before, f"unreadable {what}")  # pragma: no cover - invariant
+
+
+def iterate_lhe(path: str | os.PathLike[str], process: Process = TTBAR) -> Iterator[Events]:
+    """Yield chunks of `Events` from an LHE file; see `LHEReader`."""
+    yield from LHEReader(path, process)

@@ -1,0 +1,194 @@
+"""Write `Events` as LHEF 3.0 that Pythia 8 showers as it is.
+
+Each event lists: two incoming gluons (status −1) whose momentum fractions are
+rebuilt from the final state; t and t̄ (status 2, mothers 1 2); each W (status 2,
+mother its top); and the six quarks (status 1). Resonance masses are the
+invariant masses of their daughters, every mass column equals √(E² − p²), the
+colour flow is that of gg → tt̄, and SCALUP is the mean top transverse mass.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import warnings
+from collections.abc import Iterable
+from typing import IO, Any
+
+import numpy as np
+
+from lhcgan import physics
+from lhcgan.errors import ConfigError
+from lhcgan.events import Events
+from lhcgan.process import Process
+from lhcgan.version import __version__
+from lhcgan.writing.atomic import atomic_output
+from lhcgan.writing.chunks import as_chunks
+
+AQEDUP = 1.0 / 128.0
+AQCDUP = 0.118
+GLUON = 21
+_NUM = "%.10e"
+_LINE = " %d %d %d %d %d %d " + " ".join([_NUM] * 5) + " 0 9\n"
+
+
+class _Layout:
+    """The LHE line layout of a process: which lines are resonances and slots, with mothers and colours."""
+
+    def __init__(self, process: Process) -> None:
+        tops = [r for r in process.resonances if r.parent is None]
+        if len(tops) != 2 or sorted(np.sign([t.pdg for t in tops])) != [-1, 1]:
+            raise ConfigError(f"the LHE writer needs a quark–antiquark pair of primary resonances, {process.name} has none")
+        # line order: 2 incoming, primary resonances, then for each resonance its direct children
+        self.lines: list[tuple[str, Any]] = [("in", 0), ("in", 1)] + [("res", r) for r in tops]
+        queue = list(tops)
+        while queue:
+            r = queue.pop(0)
+            for child in process.resonances:
+                if child.parent == r.name:
+                    self.lines.append(("res", child))
+                    queue.append(child)
+            for i, s in enumerate(process.slots):
+                if s.parent == r.name:
+                    self.lines.append(("slot", i))
+        self.process = process
+        pos = {("res", r.name): k + 1 for k, (kind, r) in enumerate(self.lines) if kind == "res"}
+        # colours: g1 (101, 102), g2 (103, 101); the quark resonance carries 103, the antiquark one 102
+        colour_of_res = {t.name: ((103, 0) if t.pdg > 0 else (0, 102)) for t in tops}
+        next_colour = 104
+        self.status, self.mothers, self.colours = [], [], []
+        for kind, item in self.lines:
+            if kind == "in":
+                self.status.append(-1)
+                self.mothers.append((0, 0))
+                self.colours.append((101, 102) if item == 0 else (103, 101))
+            elif kind == "res":
+                self.status.append(2)
+                self.mothers.append((1, 2) if item.parent is None else (pos[("res", item.parent)],) * 2)
+                self.colours.append(colour_of_res.get(item.name, (0, 0)))
+            else:
+                slot = process.slots[item]
+                parent = process.resonance(slot.parent)
+                self.status.append(1)
+                self.mothers.append((pos[("res", parent.name)],) * 2)
+                if parent.name in colour_of_res:  # t → b keeps the top's colour
+                    self.colours.append(colour_of_res[parent.name])
+                elif slot.pdg[0] > 0:  # colour-singlet W → q q̄′: a fresh line per W
+                    self.colours.append((next_colour, 0))
+                else:
+                    self.colours.append((0, next_colour))
+                    next_colour += 1
+        self.template = "<event>\n %d 1 %.10e %.10e %.10e %.10e\n" + _LINE * len(self.lines) + "</event>\n"
+
+
+def _init_block(ecm: float, xsec: float, idwtup: int) -> str:
+    e = ecm / 2
+    return (
+        "<init>\n"
+        f" 2212 2212 {e:.10e} {e:.10e} 0 0 0 0 {idwtup} 1\n"
+        f" {xsec:.10e} 0.0000000000e+00 {xsec:.10e} 1\n"
+        "</init>\n"
+    )
+
+
+def _event_table(events: Events, layout: _Layout, ecm: float) -> tuple[np.ndarray, np.ndarray]:
+    """Numbers of every line of every event: (N, 6 + 11·lines) and the mask of physical events."""
+    n = len(events)
+    proc = layout.process
+    p4 = events.to_four_momenta()  # (N, 6, 4) E, px, py, pz
+    total = p4.sum(axis=1)
+    e1 = 0.5 * (total[:, 0] + total[:, 3])
+    e2 = 0.5 * (total[:, 0] - total[:, 3])
+    ok = (e1 > 0) & (e2 > 0) & (e1 <= ecm / 2) & (e2 <= ecm / 2)
+    res_p4 = {r.name: p4[:, list(r.members)].sum(axis=1) for r in proc.resonances}
+
+    def with_mass(q: np.ndarray, m: np.ndarray) -> np.ndarray:
+        return np.concatenate([q[:, 1:], q[:, :1], m[:, None]], axis=1)  # px py pz E m
+
+    zeros = np.zeros(n)
+    kin = []
+    for kind, item in layout.lines:
+        if kind == "in":
+            e = e1 if item == 0 else e2
+            kin.append(np.stack([zeros, zeros, e if item == 0 else -e, e, zeros], axis=1))
+        elif kind == "res":
+            q = res_p4[item.name]
+            m2 = q[:, 0] ** 2 - (q[:, 1:] ** 2).sum(axis=1)
+            kin.append(with_mass(q, np.sqrt(np.clip(m2, 0, None))))
+        else:
+            kin.append(with_mass(p4[:, item], np.full(n, proc.slots[item].mass)))
+    ids = []
+    for kind, item in layout.lines:
+        ids.append(np.full(n, GLUON) if kind == "in" else np.full(n, item.pdg) if kind == "res" else events.pdg[:, item])
+    top_pt = [physics.pt(res_p4[r.name][:, 1:]) for r in proc.resonances if r.parent is None]
+    mt = [np.sqrt(pt**2 + r.mass**2) for pt, r in zip(top_pt, [r for r in proc.resonances if r.parent is None])]
+    scale = 0.5 * (mt[0] + mt[1])
+    cols = [np.full(n, len(layout.lines)).astype(float)]
+    weight = np.ones(n) if events.weights is None else events.weights
+    header = [weight, scale, np.full(n, AQEDUP), np.full(n, AQCDUP)]
+    cols += header
+    for k in range(len(layout.lines)):
+        st = layout.status[k]
+        m1, m2 = layout.mothers[k]
+        c1, c2 = layout.colours[k]
+        cols += [ids[k], np.full(n, st), np.full(n, m1), np.full(n, m2), np.full(n, c1), np.full(n, c2)]
+        cols += list(kin[k].T)
+    return np.stack([np.asarray(c, dtype=np.float64) for c in cols], axis=1), ok
+
+
+def _open_text(path: os.PathLike[str] | str, gz: bool) -> IO[str]:
+    if gz:
+        return gzip.open(path, "wt", compresslevel=6, encoding="ascii")  # type: ignore[return-value]
+    return open(path, "w", encoding="ascii", buffering=1 << 22)
+
+
+def write_lhe(
+    events: Events | Iterable[Events],
+    path: str | os.PathLike[str],
+    *,
+    ecm: float | None = None,
+    cross_section_pb: float | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> int:
+    """Write events as LHEF 3.0 (gzip if ``path`` ends in .gz); return how many were written.
+
+    Args:
+        events: one `Events` or a stream of chunks.
+        path: output file, written atomically.
+        ecm: collider energy in GeV; default from the events' metadata, else 13000.
+        cross_section_pb: XSECUP; default from metadata, else 1.
+        metadata: extra information stored in the `<header>`.
+
+    Events whose rebuilt momentum fractions x₁ or x₂ fall outside (0, 1] have no
+    physical initial state; they are dropped with a warning.
+    """
+    gz = os.fspath(path).endswith(".gz")
+    chunks = as_chunks(events)
+    n_written = n_dropped = 0
+    with atomic_output(path) as tmp, _open_text(tmp, gz) as out:
+        layout = None
+        for chunk in chunks:
+            if layout is None:
+                layout = _Layout(chunk.process)
+                ecm = float(ecm or chunk.meta.get("ecm") or 13000.0)
+                xsec = float(cross_section_pb or chunk.meta.get("cross_section_pb") or 1.0)
+                unweighted = chunk.weights is None or np.all(chunk.weights == 1.0)
+                info = {"lhcgan_version": __version__, "process": chunk.process.name}
+                info |= {k: v for k, v in chunk.meta.items() if k in ("source", "seed", "generator")}
+                info |= metadata or {}
+                out.write('<LesHouchesEvents version="3.0">\n<header>\n<lhcgan>\n')
+                out.write(json.dumps(info, default=str) + "\n</lhcgan>\n</header>\n")
+                out.write(_init_block(ecm, xsec, 3 if unweighted else -4))
+            assert ecm is not None
+            table, ok = _event_table(chunk, layout, ecm)
+            n_dropped += int((~ok).sum())
+            template = layout.template
+            out.write("".join([template % tuple(row) for row in table[ok].tolist()]))
+            n_written += int(ok.sum())
+        if layout is None:
+            raise ConfigError("no events to write", path=path)
+        out.write("</LesHouchesEvents>\n")
+    if n_dropped:
+        warnings.warn(f"{path}: dropped {n_dropped} events with momentum fractions outside (0, 1]", stacklevel=2)
+    return n_written

@@ -1,0 +1,99 @@
+"""Write `Events` as a NanoAOD-style ROOT TTree that plain uproot can read.
+
+Tree ``Events``: ``nParticle`` (always 6) and jagged ``Particle_pt``, ``_eta``,
+``_phi``, ``_mass`` (float32, GeV) and ``Particle_pdgId`` (int32) in slot order,
+plus ``weight`` (float64, 1.0 for unweighted events). Run metadata is a JSON
+string ``lhcgan_metadata`` beside the tree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from typing import Any
+
+import awkward as ak
+import numpy as np
+import uproot
+
+from lhcgan import physics
+from lhcgan.events import Events, to_fraction_table
+from lhcgan.version import __version__
+from lhcgan.writing.atomic import atomic_output
+from lhcgan.writing.chunks import as_chunks
+
+TREE = "Events"
+METADATA = "lhcgan_metadata"
+BRANCH_TYPE = "var * {pt: float32, eta: float32, phi: float32, mass: float32, pdgId: int32}"
+
+
+def _particles(events: Events) -> ak.Array:
+    p = events.momenta
+    n, k = events.pdg.shape
+    fields = {
+        "pt": physics.pt(p).astype(np.float32).ravel(),
+        "eta": physics.eta(p).astype(np.float32).ravel(),
+        "phi": physics.phi(p).astype(np.float32).ravel(),
+        "mass": np.broadcast_to(events.masses.astype(np.float32), (n, k)).ravel(),
+        "pdgId": events.pdg.astype(np.int32).ravel(),
+    }
+    offsets = ak.index.Index64(np.arange(0, n * k + 1, k, dtype=np.int64))
+    return ak.Array(ak.contents.ListOffsetArray(offsets, ak.zip(fields).layout))
+
+
+def write_root(
+    events: Events | Iterable[Events],
+    path: str | os.PathLike[str],
+    *,
+    metadata: dict[str, Any] | None = None,
+    chunk_size: int = 500_000,
+) -> int:
+    """Write events (one `Events` or a stream of chunks) to ``path``; return how many.
+
+    Args:
+        events: the events; chunks are regrouped into baskets of ``chunk_size``
+            events, so memory stays flat for any total.
+        path: output .root file, written atomically.
+        metadata: extra run metadata (e.g. "seed") stored with the file.
+    """
+    n_total = 0
+    first_meta: dict[str, Any] = {}
+    fractions: dict | None = None
+    with atomic_output(path) as tmp:
+        with uproot.recreate(tmp, compression=uproot.ZSTD(1)) as f:
+            tree = f.mktree(TREE, {"Particle": ak.types.from_datashape(BRANCH_TYPE, highlevel=False), "weight": "float64"})
+            pending: list[Events] = []
+            n_pending = 0
+
+            def flush() -> None:
+                nonlocal n_pending
+                if not pending:
+                    return
+                ev = Events.concatenate(pending) if len(pending) > 1 else pending[0]
+                w = np.ones(len(ev)) if ev.weights is None else ev.weights
+                tree.extend({"nParticle": np.full(len(ev), ev.process.n_particles, np.int32), "Particle": _particles(ev), "weight": w})
+                pending.clear()
+                n_pending = 0
+
+            process = None
+            for chunk in as_chunks(events):
+                if process is None:
+                    process, first_meta = chunk.process, dict(chunk.meta)
+                    fractions = chunk.flavour_fractions() if len(chunk) else None
+                pending.append(chunk)
+                n_pending += len(chunk)
+                n_total += len(chunk)
+                if n_pending >= chunk_size:
+                    flush()
+            flush()
+            info = {
+                "lhcgan_version": __version__,
+                "n_events": n_total,
+                "process": None if process is None else process.to_dict(),
+                "flavour_fractions": None if not fractions else to_fraction_table(fractions),
+            }
+            info |= {k: v for k, v in first_meta.items() if k in ("source", "ecm", "cross_section_pb", "generator", "seed")}
+            info |= metadata or {}
+            f[METADATA] = json.dumps(info, default=str)
+    return n_total

@@ -1,0 +1,204 @@
+import gzip
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lhcgan
+from lhcgan.errors import FileMissingError, MalformedFileError, NonFiniteError, TruncatedFileError, WrongProcessError
+from lhcgan.reading import LHEReader
+from lhcgan.reading.decay import SEMILEPTONIC, TOP_CKM, W_CKM
+from lhcgan.simulate import make_pythia, pythia_settings
+from tests.shared import NON_TTBAR_LHE, shared_file
+
+EVENT = re.compile(r"<event>\n(.*?)</event>", re.S)
+
+
+def edit_events(src: Path, dst: Path, edit) -> None:
+    """Copy an LHE file, passing each event's lines (header, particles, rest) through ``edit``."""
+    text = src.read_text()
+
+    def repl(match: re.Match) -> str:
+        lines = match.group(1).splitlines()
+        n = int(lines[0].split()[0])
+        head, particles, rest = lines[0], lines[1 : 1 + n], lines[1 + n :]
+        head, particles, rest = edit(head, particles, rest)
+        return "<event>\n" + "\n".join([head, *particles, *rest]) + "\n</event>"
+
+    dst.write_text(EVENT.sub(repl, text))
+
+
+def robust_peak(m: np.ndarray, width: float) -> float:
+    """Peak position: the median of the events within ±width of the running estimate."""
+    centre = np.median(m)
+    for _ in range(5):
+        centre = np.median(m[np.abs(m - centre) < width])
+    return float(centre)
+
+
+def test_masses_peak_at_generator_values(ttbar):
+    pythia = make_pythia(pythia_settings(13000, 1))
+    m_w, m_t = pythia.particleData.m0(24), pythia.particleData.m0(6)
+    masses = ttbar.resonance_masses()
+    for k, m0 in enumerate([m_w, m_w, m_t, m_t]):
+        width = 2.085 if k < 2 else 1.42
+        assert abs(robust_peak(masses[:, k], width) - m0) < 0.5
+
+
+def test_report_and_weights(ttbar):
+    r = ttbar.report
+    assert r.read == 3000 and r.accepted == len(ttbar)
+    assert r.accepted + sum(r.skipped.values()) == r.read
+    assert set(r.skipped) <= {TOP_CKM, W_CKM}  # hadronic W only: just CKM-suppressed decays are skipped
+    assert 0.99 < r.accepted / r.read < 1
+    assert ttbar.meta["ecm"] == 13000 and ttbar.meta["generator"] == "PYTHIA"
+    assert (ttbar.pdg[:, 0] == 5).all() and (ttbar.pdg[:, 3] == -5).all()
+
+
+def test_six_quarks_balance_the_event(ttbar):
+    # parton level without ISR: the six quarks carry no net transverse momentum
+    assert np.median(lhcgan.physics.pt_balance(ttbar.momenta)) < 1e-6
+
+
+def test_line_order_does_not_matter(ttbar_lhe, ttbar, tmp_path):
+    rng = np.random.default_rng(3)
+
+    def shuffle(head, particles, rest):
+        order = rng.permutation(len(particles))
+        new_pos = np.empty_like(order)
+        new_pos[order] = np.arange(len(order))
+        out = []
+        for i in order:
+            cols = particles[i].split()
+            for c in (2, 3):
+                m = int(cols[c])
+                cols[c] = str(new_pos[m - 1] + 1 if m > 0 else 0)
+            out.append(" ".join(cols))
+        return head, out, rest
+
+    shuffled = tmp_path / "shuffled.lhe"
+    edit_events(ttbar_lhe, shuffled, shuffle)
+    again = lhcgan.read(shuffled)
+    np.testing.assert_array_equal(again.momenta, ttbar.momenta)
+    np.testing.assert_array_equal(again.pdg, ttbar.pdg)
+
+
+def test_leptonic_events_are_skipped_and_counted(ttbar_lhe, tmp_path):
+    count = {"n": 0}
+
+    def make_leptonic(head, particles, rest):
+        count["n"] += 1
+        if count["n"] % 4 == 0:  # every fourth event: W+ → e+ ν
+            w = next(i for i, p in enumerate(particles) if p.split()[0] == "24")
+            daughters = [i for i, p in enumerate(particles) if p.split()[2] == str(w + 1)]
+            for i in daughters:
+                cols = particles[i].split()
+                cols[0] = "-11" if int(cols[0]) < 0 else "12"
+                cols[4] = cols[5] = "0"
+                particles[i] = " ".join(cols)
+        return head, particles, rest
+
+    path = tmp_path / "semi.lhe"
+    edit_events(ttbar_lhe, path, make_leptonic)
+    ev = lhcgan.read(path)
+    assert ev.report.skipped[SEMILEPTONIC] == 750
+    assert ev.report.accepted == ev.report.read - sum(ev.report.skipped.values())
+
+
+def test_streaming_in_small_chunks_gives_the_same_events(ttbar_lhe, ttbar):
+    reader = LHEReader(ttbar_lhe, chunk_bytes=100_000)
+    chunks = list(reader)
+    assert len(chunks) > 10
+    joined = lhcgan.Events.concatenate(chunks)
+    np.testing.assert_array_equal(joined.momenta, ttbar.momenta)
+    assert reader.report.read == 3000
+
+
+def test_gzip_is_detected_by_content(ttbar_lhe, ttbar, tmp_path):
+    gz = tmp_path / "sample.dat"
+    gz.write_bytes(gzip.compress(ttbar_lhe.read_bytes()))
+    np.testing.assert_array_equal(lhcgan.read(gz).momenta, ttbar.momenta)
+
+
+def test_lhef_1_0_header(ttbar_lhe, tmp_path):
+    path = tmp_path / "v1.lhe"
+    path.write_text(ttbar_lhe.read_text().replace('version="3.0"', 'version="1.0"'))
+    assert len(lhcgan.read(path)) > 2900
+
+
+@pytest.mark.parametrize("name", NON_TTBAR_LHE)
+def test_other_processes_give_a_clear_error(name):
+    path = shared_file(name)
+    with pytest.raises(WrongProcessError, match=r"0 of \d+ events contain a fully hadronic tt̄ decay") as info:
+        lhcgan.read(path)
+    assert "\n" not in str(info.value) and path in str(info.value)
+
+
+def test_missing_file():
+    with pytest.raises(FileMissingError, match="no such file"):
+        lhcgan.read("does/not/exist.lhe")
+
+
+def test_truncated_gzip(ttbar_lhe, tmp_path):
+    data = gzip.compress(ttbar_lhe.read_bytes())
+    path = tmp_path / "cut.lhe.gz"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(TruncatedFileError, match="gzip stream ends early"):
+        lhcgan.read(path)
+
+
+def test_truncated_plain_file(ttbar_lhe, tmp_path):
+    text = ttbar_lhe.read_text()
+    path = tmp_path / "cut.lhe"
+    path.write_text(text[: len(text) // 2])
+    with pytest.raises(TruncatedFileError, match=r"ends after event \d+"):
+        lhcgan.read(path)
+
+
+def test_missing_end_tag_is_malformed(ttbar_lhe, tmp_path):
+    text = ttbar_lhe.read_text()
+    cut = [m.start() for m in re.finditer("</event>", text)][10]
+    path = tmp_path / "bad.lhe"
+    path.write_text(text[:cut] + text[cut + len("</event>") :])
+    with pytest.raises(MalformedFileError, match="event 10: malformed event: no </event>"):
+        lhcgan.read(path)
+
+
+def test_malformed_particle_line(ttbar_lhe, tmp_path):
+    n = {"i": 0}
+
+    def corrupt(head, particles, rest):
+        n["i"] += 1
+        if n["i"] == 1235:
+            particles[4] = particles[4].replace(" ", " x", 1)
+        return head, particles, rest
+
+    path = tmp_path / "bad.lhe"
+    edit_events(ttbar_lhe, path, corrupt)
+    with pytest.raises(MalformedFileError, match="event 1234: malformed event: unreadable particle lines"):
+        lhcgan.read(path)
+
+
+def test_nan_momentum(ttbar_lhe, tmp_path):
+    n = {"i": 0}
+
+    def poison(head, particles, rest):
+        n["i"] += 1
+        if n["i"] == 100:
+            cols = particles[6].split()
+            cols[7] = "nan"
+            particles[6] = " ".join(cols)
+        return head, particles, rest
+
+    path = tmp_path / "nan.lhe"
+    edit_events(ttbar_lhe, path, poison)
+    with pytest.raises(NonFiniteError, match="event 99: NaN or infinite momentum"):
+        lhcgan.read(path)
+
+
+def test_not_an_lhe_file(tmp_path):
+    path = tmp_path / "notes.lhe"
+    path.write_text("hello\n" * 100)
+    with pytest.raises(MalformedFileError, match="not an LHE file"):
+        lhcgan.read(path)
