@@ -14,7 +14,8 @@ from lhcgan.version import __version__
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from lhcgan.simulate import simulate
 
-    report = simulate(args.events, args.output, ecm=args.ecm, seed=args.seed, progress=not args.quiet)
+    report = simulate(args.events, args.output, ecm=args.ecm, seed=args.seed, progress=not args.quiet,
+                      pythia_lhef=False if args.lhcgan_lhe else None)
     print(report.summary())
     print(f"wrote {args.output}")
     return 0
@@ -49,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ecm", type=float, default=13000.0, help="centre-of-mass energy in GeV (default 13000)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     p.add_argument("-o", "--output", required=True, help="output file: .lhe, .lhe.gz or .root")
+    p.add_argument("--lhcgan-lhe", action="store_true",
+                   help="for LHE output, write lhcgan's LHE (gg initial state, faster) instead of Pythia's own record")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_simulate)
 

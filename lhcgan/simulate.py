@@ -5,13 +5,19 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+
+import awkward as ak
+import numpy as np
 
 from lhcgan.errors import ConfigError
 from lhcgan.reading import open_reader
 from lhcgan.reading.report import ReadReport
-from lhcgan.writing import output_format, write_root
+from lhcgan.events import Events
+from lhcgan.process import TTBAR
+from lhcgan.reading.decay import find_slots
+from lhcgan.writing import output_format, write
 from lhcgan.writing.atomic import atomic_output
 
 MAX_SEED = 900_000_000  # Pythia's limit for Random:seed
@@ -76,6 +82,37 @@ def _run_to_lhe(pythia, n_events: int, path: Path, progress: bool) -> None:
     lhef.closeLHEF(True)
 
 
+def iterate_pythia(pythia, n_events: int, report: ReadReport, *, batch: int = 10_000,
+                   progress: bool = False, meta: dict | None = None) -> Iterator[Events]:
+    """Run ``pythia`` for ``n_events`` events and yield them as `Events` chunks.
+
+    Uses `Pythia.nextBatch`, which returns the event records as awkward arrays, so
+    the decay chain is followed for a whole batch at once; ``report`` is updated.
+    """
+    from tqdm import tqdm
+
+    done = 0
+    with tqdm(total=n_events, unit="ev", disable=not progress, desc="pythia") as bar:
+        while done < n_events:
+            k = min(batch, n_events - done)
+            prt = pythia.nextBatch(k).prt
+            n = len(prt)
+            if n == 0:
+                raise ConfigError("Pythia produced no events; check the settings")
+            counts = ak.to_numpy(ak.num(prt, axis=1))
+            ev = np.repeat(np.arange(n), counts)
+            start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+            flat = {f: ak.to_numpy(ak.flatten(prt[f])) for f in ("id", "mother1")}
+            p = np.stack([ak.to_numpy(ak.flatten(prt.p[c])) for c in ("px", "py", "pz")], axis=1)
+            mother = np.where(flat["mother1"] > 0, start[ev] + flat["mother1"], -1)  # 0: no mother
+            sel = find_slots(flat["id"], mother, ev, n, TTBAR)
+            report.add(n, int(sel.accepted.sum()), sel.skipped)
+            idx = sel.index[sel.accepted]
+            done += n
+            bar.update(n)
+            yield Events(p[idx], flat["id"][idx], None, TTBAR, dict(meta or {}))
+
+
 def simulate(
     n_events: int,
     path: str | os.PathLike[str],
@@ -83,35 +120,49 @@ def simulate(
     ecm: float = 13000.0,
     seed: int = 1,
     progress: bool = False,
+    pythia_lhef: bool | None = None,
 ) -> ReadReport:
     """Generate ``n_events`` tt̄ → 6 quark events with Pythia 8 into ``path``.
 
-    ``.lhe`` gets Pythia's own LHEF 3.0 output, ``.lhe.gz`` the same compressed, and
-    ``.root`` lhcgan's TTree. Returns the read report of the generated events (the
-    rare CKM-suppressed t → W s/d and W → q b decays are counted as skipped).
+    ``.root`` gets lhcgan's TTree. ``.lhe`` / ``.lhe.gz`` get Pythia's own LHEF 3.0
+    record by default, which keeps the true initial state (gg or qq̄) and scales;
+    ``pythia_lhef=False`` writes lhcgan's LHE instead (faster, gg initial state).
+    Returns the read report (the rare CKM-suppressed t → W s/d and W → q b decays
+    are counted as skipped; in Pythia's LHEF they stay in the file).
     """
     if n_events <= 0:
         raise ConfigError(f"--events must be positive, got {n_events}")
     path = Path(path)
     fmt = output_format(path)
     pythia = make_pythia(pythia_settings(ecm, seed))
+    meta = {"source": f"lhcgan simulate (Pythia 8, seed {seed})", "seed": seed, "ecm": ecm}
+    if pythia_lhef is None:
+        pythia_lhef = fmt == "lhe"
+    if not pythia_lhef:
+        report = ReadReport(os.fspath(path))
+        chunks = iterate_pythia(pythia, n_events, report, progress=progress, meta=meta)
+
+        def with_xsec() -> Iterator[Events]:  # σ is known once events exist
+            for chunk in chunks:
+                chunk.meta["cross_section_pb"] = pythia.infoPython().sigmaGen() * 1e9
+                yield chunk
+
+        write(with_xsec(), path)
+        return report
+    if fmt != "lhe":
+        raise ConfigError("Pythia's own LHEF record can only be written to .lhe or .lhe.gz")
     with atomic_output(path) as tmp:
         raw = tmp.with_name(tmp.name + ".lhe")
         try:
             _run_to_lhe(pythia, n_events, raw, progress)
             reader = open_reader(raw)
-            meta = {"source": f"lhcgan simulate (Pythia 8, seed {seed})", "seed": seed, "ecm": ecm,
-                    "cross_section_pb": pythia.infoPython().sigmaGen() * 1e9}
-            if fmt == "root":
-                write_root(reader, tmp, metadata=meta)
+            for _ in reader:  # count accepted and skipped events
+                pass
+            if path.name.endswith(".gz"):
+                with open(raw, "rb") as src, gzip.open(tmp, "wb", compresslevel=9) as dst:
+                    shutil.copyfileobj(src, dst, 1 << 22)
             else:
-                for _ in reader:  # count accepted and skipped events
-                    pass
-                if path.name.endswith(".gz"):
-                    with open(raw, "rb") as src, gzip.open(tmp, "wb", compresslevel=9) as dst:
-                        shutil.copyfileobj(src, dst, 1 << 22)
-                else:
-                    os.replace(raw, tmp)
+                os.replace(raw, tmp)
         finally:
             raw.unlink(missing_ok=True)
     reader.report.path = os.fspath(path)

@@ -26,3 +26,17 @@ def shared_file(name: str) -> str:
     import skhep_testdata
 
     return skhep_testdata.data_path(name, cache_dir=str(TESTDATA))
+
+
+def write_ttree(path, arrays: dict) -> None:
+    """Write awkward arrays as a TTree ``Events`` (uproot's ``f[name] = ...`` would make an RNTuple)."""
+    import awkward as ak
+    import uproot
+
+    with uproot.recreate(path) as f:
+        tree = f.mktree("Events", {k: v.type.content for k, v in arrays.items()})
+        data = dict(arrays)
+        for k, v in arrays.items():
+            if v.ndim > 1:
+                data["n" + k] = ak.to_numpy(ak.num(v)).astype("int32")
+        tree.extend(data)

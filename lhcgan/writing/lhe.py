@@ -29,7 +29,7 @@ from lhcgan.writing.chunks import as_chunks
 AQEDUP = 1.0 / 128.0
 AQCDUP = 0.118
 GLUON = 21
-_NUM = "%.10e"
+_NUM = "%.12e"  # 13 digits: √(E² − p²) of a massless quark stays below 1e-5 GeV
 _LINE = " %d %d %d %d %d %d " + " ".join([_NUM] * 5) + " 0 9\n"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -58,8 +59,7 @@ def write_root(
         metadata: extra run metadata (e.g. "seed") stored with the file.
     """
     n_total = 0
-    first_meta: dict[str, Any] = {}
-    fractions: dict | None = None
+    last_meta: dict[str, Any] = {}
     with atomic_output(path) as tmp:
         with uproot.recreate(tmp, compression=uproot.ZSTD(1)) as f:
             tree = f.mktree(TREE, {"Particle": ak.types.from_datashape(BRANCH_TYPE, highlevel=False), "weight": "float64"})
@@ -77,10 +77,11 @@ def write_root(
                 n_pending = 0
 
             process = None
+            flavours: Counter[tuple[int, ...]] = Counter()
             for chunk in as_chunks(events):
-                if process is None:
-                    process, first_meta = chunk.process, dict(chunk.meta)
-                    fractions = chunk.flavour_fractions() if len(chunk) else None
+                process, last_meta = chunk.process, chunk.meta  # the last chunk knows most (e.g. σ)
+                combos, counts = np.unique(chunk.pdg, axis=0, return_counts=True)
+                flavours.update({tuple(int(i) for i in c): int(k) for c, k in zip(combos, counts)})
                 pending.append(chunk)
                 n_pending += len(chunk)
                 n_total += len(chunk)
@@ -91,9 +92,9 @@ def write_root(
                 "lhcgan_version": __version__,
                 "n_events": n_total,
                 "process": None if process is None else process.to_dict(),
-                "flavour_fractions": None if not fractions else to_fraction_table(fractions),
+                "flavour_fractions": to_fraction_table({k: v / n_total for k, v in flavours.items()}) if n_total else None,
             }
-            info |= {k: v for k, v in first_meta.items() if k in ("source", "ecm", "cross_section_pb", "generator", "seed")}
+            info |= {k: v for k, v in last_meta.items() if k in ("source", "ecm", "cross_section_pb", "generator", "seed")}
             info |= metadata or {}
             f[METADATA] = json.dumps(info, default=str)
     return n_total

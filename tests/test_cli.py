@@ -1,0 +1,84 @@
+import gzip
+import subprocess
+import sys
+
+import pytest
+
+import lhcgan
+from lhcgan.cli import main
+from tests.shared import NANOAOD, NON_TTBAR_LHE, shared_file, write_ttree
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_simulate_and_convert(tmp_path, capsys):
+    lhe = tmp_path / "t.lhe.gz"
+    code, out, _ = run(capsys, "simulate", "-n", "400", "--seed", "5", "-q", "-o", str(lhe))
+    assert code == 0 and "400 read" in out
+    code, out, _ = run(capsys, "convert", str(lhe), str(tmp_path / "t.root"))
+    assert code == 0 and "400 read" in out and "accepted" in out
+    code, out, _ = run(capsys, "convert", str(tmp_path / "t.root"), str(tmp_path / "back.lhe"))
+    assert code == 0
+    assert len(lhcgan.read(tmp_path / "back.lhe")) == len(lhcgan.read(lhe))
+
+
+def bad_inputs(tmp_path, ttbar_lhe):
+    truncated = tmp_path / "cut.lhe.gz"
+    data = gzip.compress(ttbar_lhe.read_bytes())
+    truncated.write_bytes(data[: len(data) // 3])
+    malformed = tmp_path / "bad.lhe"
+    malformed.write_text(ttbar_lhe.read_text().replace("</event>", "", 5))
+    nan = tmp_path / "nan.lhe"
+    text = ttbar_lhe.read_text()
+    i = text.index("<event>", len(text) // 2)
+    j = text.index("\n", text.index("\n", text.index("\n", i) + 1) + 1)  # a particle line
+    line = text[j + 1 : text.index("\n", j + 1)].split()
+    line[6] = "nan"
+    nan.write_text(text[: j + 1] + " ".join(line) + text[text.index("\n", j + 1) :])
+    nobranch = tmp_path / "jets.root"
+    import awkward as ak
+
+    write_ttree(nobranch, {"Jet_pt": ak.Array([[1.0], [2.0, 3.0]])})
+    return {
+        "missing": (tmp_path / "nope.lhe", "no such file"),
+        "truncated gzip": (truncated, "truncated"),
+        "malformed": (malformed, "malformed event"),
+        "NaN": (nan, "NaN or infinite momentum"),
+        "no branches": (nobranch, "no usable branches"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing", "truncated gzip", "malformed", "NaN", "no branches"])
+def test_bad_input_gives_one_line(case, tmp_path, ttbar_lhe, capsys):
+    path, message = bad_inputs(tmp_path, ttbar_lhe)[case]
+    out_file = tmp_path / "out.root"
+    code, _, err = run(capsys, "convert", str(path), str(out_file))
+    assert code == 1
+    assert err.count("\n") == 1 and err.startswith("lhcgan: error: ") and message in err and str(path) in err
+    assert not out_file.exists() and not list(tmp_path.glob(".out.root*"))
+
+
+@pytest.mark.parametrize("name", [*NON_TTBAR_LHE, NANOAOD])
+def test_other_processes_are_refused(name, tmp_path, capsys):
+    code, _, err = run(capsys, "convert", shared_file(name), str(tmp_path / "x.root"))
+    assert code == 1 and "events contain a fully hadronic tt̄ decay" in err and err.count("\n") == 1
+
+
+def test_no_traceback_from_the_console(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "lhcgan", "convert", str(tmp_path / "missing.lhe"), str(tmp_path / "o.root")],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr and proc.stderr.strip().count("\n") == 0
+    assert "no such file" in proc.stderr
+
+
+def test_bad_output_suffix(tmp_path, ttbar_lhe, capsys):
+    code, _, err = run(capsys, "convert", str(ttbar_lhe), str(tmp_path / "out.txt"))
+    assert code == 1 and "unknown output format" in err

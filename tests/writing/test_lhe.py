@@ -1,0 +1,136 @@
+import gzip
+import re
+from collections import Counter
+
+import numpy as np
+import pylhe
+import pytest
+
+import lhcgan
+from lhcgan.writing.lhe import write_lhe
+
+
+@pytest.fixture(scope="module")
+def written(ttbar, tmp_path_factory):
+    path = tmp_path_factory.mktemp("lhe") / "out.lhe"
+    assert write_lhe(ttbar, path) == len(ttbar)
+    return path
+
+
+def test_round_trip(ttbar, written, tmp_path):
+    again = lhcgan.read(written)
+    np.testing.assert_array_equal(again.pdg, ttbar.pdg)
+    np.testing.assert_allclose(again.momenta, ttbar.momenta, rtol=1e-9, atol=1e-8)
+    assert again.meta["ecm"] == 13000
+    assert again.flavour_fractions() == ttbar.flavour_fractions()
+    path2 = tmp_path / "again.lhe.gz"
+    write_lhe(again, path2)
+    assert gzip.open(path2).read(5) == b"<LesH"
+    np.testing.assert_array_equal(lhcgan.read(path2).momenta, again.momenta)
+
+
+def colour_lines_are_consistent(particles) -> bool:
+    """Colour flows from the incoming partons to the final state, and through every decay.
+
+    Among incoming and final partons each tag appears exactly twice: as the same
+    kind across the two sides, or as colour + anticolour on one side. A resonance
+    hands its colour tags on to its daughters.
+    """
+
+    def paired(ends: list[tuple[bool, bool]]) -> bool:
+        (in1, a1), (in2, a2) = ends
+        return (in1 == in2) != (a1 == a2)
+
+    seen: dict[int, list[tuple[bool, bool]]] = {}
+    for p in particles:
+        if p.status in (-1, 1):
+            for tag, anti in ((p.color1, False), (p.color2, True)):
+                if tag:
+                    seen.setdefault(int(tag), []).append((p.status == -1, anti))
+    if not all(len(ends) == 2 and paired(ends) for ends in seen.values()):
+        return False
+    for i, p in enumerate(particles):
+        if p.status == 2:
+            kids = [q for q in particles if q.mother1 == i + 1]
+            out = Counter((int(t), a) for q in kids for t, a in ((q.color1, False), (q.color2, True)) if t)
+            for tag, anti in ((p.color1, False), (p.color2, True)):
+                if tag and out.pop((int(tag), anti), 0) != 1:
+                    return False
+            # a colour-singlet pair created in the decay: each new tag as colour and anticolour
+            if any(out[(t, not a)] != 1 for t, a in out):
+                return False
+    return True
+
+
+def test_structure_showers_need(written):
+    f = pylhe.LHEFile.fromfile(written, with_attributes=False)
+    assert f.init.initInfo.beamA == 2212 and f.init.initInfo.energyA == 6500
+    for k, ev in enumerate(f.events):
+        parts = ev.particles
+        assert ev.eventinfo.scale > 0
+        assert [p.status for p in parts[:2]] == [-1, -1]
+        for p in parts[:2]:
+            assert 0 < abs(p.pz) <= 6500 and p.px == p.py == 0
+        ids = [int(p.id) for p in parts]
+        for res in (6, -6, 24, -24):
+            assert parts[ids.index(res)].status == 2
+        for p in parts:
+            m = np.sqrt(max(p.e**2 - p.px**2 - p.py**2 - p.pz**2, 0))
+            assert m == pytest.approx(p.m, abs=3e-6 * p.e)
+            if p.mother1 > 0:  # each daughter's mother is its resonance (1-based)
+                mother = parts[int(p.mother1) - 1]
+                assert mother.status == 2 or (p.id in (6, -6) and mother.status == -1)
+        # t → W b and W → q q̄′: daughters sum to the mother
+        for i, p in enumerate(parts):
+            if p.status == 2:
+                kids = [q for q in parts if q.mother1 == i + 1]
+                assert len(kids) == 2
+                total = sum(q.e for q in kids)
+                assert total == pytest.approx(p.e, rel=1e-8)
+        assert colour_lines_are_consistent(parts)
+        if k == 300:
+            break
+
+
+def test_pythia_showers_the_file(written, capfd):
+    import pythia8mc
+
+    pythia = pythia8mc.Pythia("", False)
+    for s in ("Beams:frameType = 4", f"Beams:LHEF = {written}", "Next:numberCount = 0", "Next:numberShowEvent = 0"):
+        assert pythia.readString(s)
+    assert pythia.init()
+    n_ok = n_fail = n_hadrons = 0
+    while n_ok + n_fail < 300:
+        if pythia.next():
+            n_ok += 1
+            n_hadrons += sum(1 for p in pythia.event if p.isFinal() and p.isHadron())
+        else:
+            assert not pythia.infoPython().atEndOfFile()
+            n_fail += 1
+    pythia.stat()
+    out = capfd.readouterr().out
+    assert n_fail == 0 and n_hadrons > 300 * 50  # showered and hadronised
+    problems = [ln for ln in out.splitlines() if re.search(r"\|\s+\d+\s+(Error|Abort)", ln)]
+    assert not problems, problems
+    assert re.search(r"\|\s+\d+\s+Warning", out) is None or "HadronWidths" in out  # only hadron-width notes
+
+
+def test_unphysical_initial_state_is_dropped(ttbar, tmp_path):
+    momenta = ttbar.momenta[:20].copy()
+    momenta[3, :, 2] += 20000.0  # needs x₁ > 1
+    ev = lhcgan.Events(momenta, ttbar.pdg[:20])
+    with pytest.warns(UserWarning, match="dropped 1 events"):
+        assert write_lhe(ev, tmp_path / "x.lhe") == 19
+
+
+def test_flavours_follow_the_events(ttbar, tmp_path):
+    path = tmp_path / "f.lhe"
+    write_lhe(ttbar, path)
+    ids = Counter()
+    for ev in pylhe.LHEFile.fromfile(path, with_attributes=False).events:
+        for p in ev.particles:
+            if p.status == 1 and abs(p.id) in (1, 2, 3, 4):
+                ids[int(p.id)] += 1
+    n = len(ttbar)
+    assert ids[2] + ids[4] == n and ids[-1] + ids[-3] == n  # W+ → up-type + anti-down-type
+    assert ids[4] / n == pytest.approx(np.mean(ttbar.pdg[:, 1] == 4))
