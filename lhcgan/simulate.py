@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import os
 import shutil
 from collections.abc import Iterator, Sequence
@@ -19,6 +18,7 @@ from lhcgan.process import TTBAR
 from lhcgan.reading.decay import find_slots
 from lhcgan.writing import output_format, write
 from lhcgan.writing.atomic import atomic_output
+from lhcgan.writing.gz import open_gzip
 
 MAX_SEED = 900_000_000  # Pythia's limit for Random:seed
 
@@ -159,7 +159,7 @@ def simulate(
             for _ in reader:  # count accepted and skipped events
                 pass
             if path.name.endswith(".gz"):
-                with open(raw, "rb") as src, gzip.open(tmp, "wb", compresslevel=9) as dst:
+                with open(raw, "rb") as src, open_gzip(tmp, level=9) as dst:
                     shutil.copyfileobj(src, dst, 1 << 22)
             else:
                 os.replace(raw, tmp)

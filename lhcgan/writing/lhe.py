@@ -9,7 +9,7 @@ colour flow is that of gg → tt̄, and SCALUP is the mean top transverse mass.
 
 from __future__ import annotations
 
-import gzip
+import io
 import json
 import os
 import warnings
@@ -25,6 +25,7 @@ from lhcgan.process import Process
 from lhcgan.version import __version__
 from lhcgan.writing.atomic import atomic_output
 from lhcgan.writing.chunks import as_chunks
+from lhcgan.writing.gz import open_gzip
 
 AQEDUP = 1.0 / 128.0
 AQCDUP = 0.118
@@ -138,8 +139,8 @@ def _event_table(events: Events, layout: _Layout, ecm: float) -> tuple[np.ndarra
 
 
 def _open_text(path: os.PathLike[str] | str, gz: bool) -> IO[str]:
-    if gz:
-        return gzip.open(path, "wt", compresslevel=6, encoding="ascii")  # type: ignore[return-value]
+    if gz:  # mtime=0: the same events give the same bytes
+        return io.TextIOWrapper(open_gzip(path), encoding="ascii")
     return open(path, "w", encoding="ascii", buffering=1 << 22)
 
 

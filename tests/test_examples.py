@@ -1,0 +1,31 @@
+"""The examples run as users would run them, on files lhcgan wrote."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import lhcgan
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def run(script: str, *args: str) -> str:
+    proc = subprocess.run([sys.executable, str(EXAMPLES / script), *args], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_analysis_with_uproot(ttbar, tmp_path):
+    path = tmp_path / "ev.root"
+    lhcgan.write(ttbar, path)
+    out = run("analysis_with_uproot.py", str(path))
+    assert f"{len(ttbar)} events" in out
+    line = next(ln for ln in out.splitlines() if "m(t   )" in ln)
+    assert abs(float(line.split("peak")[1].split()[0]) - 173.0) < 1.0
+
+
+def test_shower_with_pythia(ttbar, tmp_path):
+    path = tmp_path / "ev.lhe"
+    lhcgan.write(ttbar[:50], path)
+    out = run("shower_with_pythia.py", str(path), "50")
+    assert "showered 50 events, 0 failed" in out
