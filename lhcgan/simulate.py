@@ -6,6 +6,7 @@ import os
 import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import awkward as ak
 import numpy as np
@@ -80,6 +81,20 @@ def _run_to_lhe(pythia, n_events: int, path: Path, progress: bool) -> None:
                 bar.update(1000)
         bar.update(done % 1000)
     lhef.closeLHEF(True)
+
+
+def _copy_without_local_paths(src: BinaryIO, dst: BinaryIO) -> None:
+    """Copy Pythia's LHEF output, dropping the header line with this machine's install path.
+
+    Without it the same seed gives the same bytes on every machine.
+    """
+    for line in src:
+        if line.startswith(b"# xmlPath"):
+            continue
+        dst.write(line)
+        if line.startswith(b"<init>"):
+            break
+    shutil.copyfileobj(src, dst, 1 << 22)
 
 
 def iterate_pythia(pythia, n_events: int, report: ReadReport, *, batch: int = 10_000,
@@ -158,11 +173,9 @@ def simulate(
             reader = open_reader(raw)
             for _ in reader:  # count accepted and skipped events
                 pass
-            if path.name.endswith(".gz"):
-                with open(raw, "rb") as src, open_gzip(tmp, level=9) as dst:
-                    shutil.copyfileobj(src, dst, 1 << 22)
-            else:
-                os.replace(raw, tmp)
+            gz = path.name.endswith(".gz")
+            with open(raw, "rb") as src, (open_gzip(tmp, level=9) if gz else open(tmp, "wb")) as dst:
+                _copy_without_local_paths(src, dst)
         finally:
             raw.unlink(missing_ok=True)
     reader.report.path = os.fspath(path)
