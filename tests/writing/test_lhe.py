@@ -134,3 +134,25 @@ def test_flavours_follow_the_events(ttbar, tmp_path):
     n = len(ttbar)
     assert ids[2] + ids[4] == n and ids[-1] + ids[-3] == n  # W+ → up-type + anti-down-type
     assert ids[4] / n == pytest.approx(np.mean(ttbar.pdg[:, 1] == 4))
+
+
+def test_full_disk_leaves_no_file(ttbar, tmp_path, monkeypatch):
+    import errno
+
+    from lhcgan.errors import OutputError
+    from lhcgan.writing import lhe as lhe_module
+
+    real = lhe_module._event_table
+    calls = {"n": 0}
+
+    def table_then_fail(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(lhe_module, "_event_table", table_then_fail)
+    path = tmp_path / "ev.lhe.gz"
+    with pytest.raises(OutputError, match="free disk space"):
+        write_lhe((ttbar[i : i + 1000] for i in range(0, 3000, 1000)), path)
+    assert not any(tmp_path.iterdir())
