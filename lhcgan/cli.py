@@ -40,6 +40,48 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_fit(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from lhcgan.config import load_card, parse_assignment
+    from lhcgan.generate import generate
+    from lhcgan.reading import read
+    from lhcgan.train import Trainer
+
+    overrides = dict(parse_assignment(a) for a in args.set)
+    overrides |= {"iterations": args.iterations, "seed": args.seed, "device": args.device}
+    run_dir = Path(args.out) if args.out else Path("runs") / f"{Path(args.input).name.split('.')[0]}-seed{args.seed or 1}"
+    config = load_card(args.preset, args.card, overrides)
+    if args.resume and (run_dir / "card.yaml").is_file() and not args.card:
+        config = load_card(args.preset, run_dir / "card.yaml", overrides)
+    events = read(args.input)
+    print(events.report.summary())
+    trainer = Trainer(events, config, run_dir, progress=not args.quiet)
+    model = trainer.fit(resume=args.resume)
+    n = args.events or len(events)
+    outputs = [run_dir / "generated.root"] + ([run_dir / "generated.lhe"] if args.lhe else [])
+    for path in outputs:
+        generate(n, path, model=model, seed=config.seed, progress=not args.quiet)
+    try:
+        from lhcgan.validate import validate
+    except ImportError:  # validation arrives with its own issue
+        validate = None
+    if validate is not None:
+        validate(outputs[0], args.input, run_dir / "validation", run_dir=run_dir)
+    print(f"run folder {run_dir}/:")
+    for p in sorted(run_dir.iterdir()):
+        print(f"  {p.name}{'/' if p.is_dir() else ''}")
+    return 0
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from lhcgan.generate import generate
+
+    n = generate(args.events, args.output, model=args.model, seed=args.seed, progress=not args.quiet)
+    print(f"wrote {n} events to {args.output}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lhcgan", description="Learn LHC tt̄ events with a GAN.")
     parser.add_argument("--version", action="version", version=f"lhcgan {__version__}")
@@ -62,6 +104,29 @@ def build_parser() -> argparse.ArgumentParser:
                    help="which ROOT collection to read (default: detected)")
     p.add_argument("--ecm", type=float, default=None, help="collider energy in GeV for LHE output (default: from input)")
     p.set_defaults(func=_cmd_convert)
+
+    p = sub.add_parser("fit", help="train the GAN on a tt̄ sample, generate and write events")
+    p.add_argument("input", help="training sample: .lhe[.gz], lhcgan .root or NanoAOD .root")
+    p.add_argument("--preset", default="default", help="settings preset: default or paper")
+    p.add_argument("--card", help="YAML card with settings that override the preset")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting (repeatable)")
+    p.add_argument("--iterations", type=int, help="generator updates")
+    p.add_argument("--seed", type=int, help="the run's one seed")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default: CUDA when present")
+    p.add_argument("--out", help="run folder (default runs/INPUT-seedS)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--events", "-n", type=int, help="events to generate (default: as many as the training sample)")
+    p.add_argument("--lhe", action="store_true", help="also write the generated events as LHE")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_fit)
+
+    p = sub.add_parser("generate", help="generate unweighted events with a trained model")
+    p.add_argument("--model", "-m", help="model file (default: the shipped tt̄ model)")
+    p.add_argument("--events", "-n", type=int, required=True, help="number of events")
+    p.add_argument("-o", "--output", required=True, help="output file: .root, .lhe or .lhe.gz")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_generate)
     return parser
 
 

@@ -79,3 +79,7 @@ class OutputError(LhcganError):
 
 class ConfigError(LhcganError):
     """Invalid options or settings."""
+
+
+class TrainingError(LhcganError):
+    """Training cannot go on (diverged, or a checkpoint that does not fit the run)."""

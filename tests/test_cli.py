@@ -82,3 +82,20 @@ def test_no_traceback_from_the_console(tmp_path):
 def test_bad_output_suffix(tmp_path, ttbar_lhe, capsys):
     code, _, err = run(capsys, "convert", str(ttbar_lhe), str(tmp_path / "out.txt"))
     assert code == 1 and "unknown output format" in err
+
+
+def test_tiny_fit_end_to_end(tmp_path, ttbar_lhe, capsys):
+    out = tmp_path / "run"
+    settings = ["layers=2", "hidden=32", "disc_layers=2", "disc_hidden=32", "batch=128", "checkpoint_every=10"]
+    args = ["fit", str(ttbar_lhe), "--iterations", "20", "--seed", "3", "--out", str(out), "-q", "-n", "2000", "--lhe"]
+    for s in settings:
+        args += ["--set", s]
+    code, stdout, _ = run(capsys, *args)
+    assert code == 0
+    for name in ("model.pt", "checkpoint.pt", "card.yaml", "losses.jsonl", "generated.root", "generated.lhe"):
+        assert (out / name).is_file() and name in stdout
+    assert len(lhcgan.read(out / "generated.root")) == 2000
+    code, stdout, _ = run(capsys, "generate", "-m", str(out / "model.pt"), "-n", "1500", "-o", str(tmp_path / "g.root"))
+    assert code == 0 and len(lhcgan.read(tmp_path / "g.root")) == 1500
+    code, _, err = run(capsys, "fit", str(ttbar_lhe), "--set", "hiden=3", "--out", str(out), "-q")
+    assert code == 1 and "unknown settings" in err

@@ -1,0 +1,118 @@
+"""The trained model as one file: weights, preprocessing, process, settings and flavours.
+
+Everything `lhcgan generate` needs is in that file; nothing else is looked up.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from lhcgan.config import FitConfig
+from lhcgan.errors import InputError
+from lhcgan.events import Events, from_fraction_table, sample_flavours, to_fraction_table
+from lhcgan.model import Bridge, Generator
+from lhcgan.preprocessing import Standardizer
+from lhcgan.process import Process
+from lhcgan.version import __version__
+from lhcgan.writing.atomic import atomic_output
+
+FORMAT = "lhcgan-model/1"
+#: The pretrained tt̄ model shipped in data/, used when no --model is given.
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "data" / "ttbar_model.pt"
+
+
+@dataclass
+class TrainedModel:
+    """A generator with everything needed to turn noise into `Events`."""
+
+    generator: Generator
+    bridge: Bridge
+    pre: Standardizer
+    process: Process
+    config: FitConfig
+    flavour_fractions: dict[tuple[int, ...], float]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        g = self.generator
+        payload = {
+            "format": FORMAT,
+            "lhcgan_version": __version__,
+            "generator": {"latent": g.latent, "hidden": self.config.hidden, "layers": self.config.layers,
+                          "n_out": 3 * self.process.n_particles},
+            "generator_state": {k: v.cpu() for k, v in g.state_dict().items()},
+            "bridge_state": {k: v.cpu() for k, v in self.bridge.state_dict().items()},
+            "conserve_pt": self.bridge.conserve_pt,
+            "disc_masses": self.bridge.disc_masses,
+            "preprocessing": self.pre.state_dict(),
+            "process": self.process.to_dict(),
+            "config": self.config.to_dict(),
+            "flavour_fractions": to_fraction_table(self.flavour_fractions),
+            "meta": self.meta,
+        }
+        with atomic_output(path) as tmp:
+            torch.save(payload, tmp)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None) -> "TrainedModel":
+        path = Path(path) if path is not None else DEFAULT_MODEL
+        if not path.is_file():
+            raise InputError("no such model file", path=path, hint="train one with `lhcgan fit` or give --model")
+        try:
+            d = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # torch raises many types for damaged files
+            raise InputError(f"cannot load the model ({type(exc).__name__})", path=path,
+                             hint="the file is damaged or not an lhcgan model") from exc
+        if not isinstance(d, dict) or d.get("format") != FORMAT:
+            raise InputError("not an lhcgan model file", path=path, hint="give a model.pt written by `lhcgan fit`")
+        process = Process.from_dict(d["process"])
+        pre = Standardizer.from_state_dict(d["preprocessing"])
+        bs = d["bridge_state"]
+        bridge = Bridge(pre, process, bs["mass_mean"].numpy(), bs["mass_scale"].numpy(), d["conserve_pt"],
+                        d["disc_masses"])
+        bridge.load_state_dict(bs)
+        a = d["generator"]
+        gen = Generator(a["latent"], a["hidden"], a["layers"], a["n_out"])
+        gen.load_state_dict(d["generator_state"])
+        return cls(gen.eval(), bridge, pre, process, FitConfig.from_dict(d["config"]),
+                   from_fraction_table(d["flavour_fractions"]), d["meta"])
+
+    # -- sampling ----------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def momenta(self, z: torch.Tensor) -> np.ndarray:
+        """Noise (B, latent) → momenta (B, 6, 3) float64 GeV; the pT projection is done in float64."""
+        x = self.generator(z).double()
+        p = x * torch.as_tensor(self.pre.scale) + torch.as_tensor(self.pre.mean)
+        p = p.reshape(len(z), -1, 3)
+        if self.bridge.conserve_pt:
+            from lhcgan.model import project_pt
+
+            p = project_pt(p)
+        return p.numpy()
+
+    def iterate(self, n: int, seed: int = 1, chunk: int = 100_000, shard: int = 0) -> Iterator[Events]:
+        """Yield n generated events in chunks; ``seed`` (and ``shard``) fix the stream."""
+        gen = torch.Generator().manual_seed(int(seed) * 1_000_003 + shard)
+        rng = np.random.default_rng([int(seed), shard])
+        meta = {"source": f"lhcgan generate (seed {seed})", "seed": int(seed),
+                **{k: self.meta[k] for k in ("ecm", "cross_section_pb") if self.meta.get(k)}}
+        done = 0
+        while done < n:
+            k = min(chunk, n - done)
+            z = torch.randn(k, self.generator.latent, generator=gen)
+            p = self.momenta(z)
+            ok = np.isfinite(p).all(axis=(1, 2))  # a NaN from the network is dropped, never written
+            pdg = sample_flavours(k, self.flavour_fractions, rng)
+            done += k
+            yield Events(p[ok], pdg[ok], None, self.process, dict(meta))
+
+    def sample(self, n: int, seed: int = 1) -> Events:
+        return Events.concatenate(list(self.iterate(n, seed)))

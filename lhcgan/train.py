@@ -1,0 +1,319 @@
+"""The training loop: device, losses, EMA, checkpoints, exact resume and NaN recovery."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import math
+import os
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from lhcgan import physics
+from lhcgan.config import FitConfig, save_card
+from lhcgan.errors import TrainingError
+from lhcgan.events import Events, to_fraction_table
+from lhcgan.losses import discriminator_loss, generator_loss, resonance_mmd, roth_regularizer
+from lhcgan.model import Bridge, Discriminator, Generator
+from lhcgan.modelfile import TrainedModel
+from lhcgan.preprocessing import Standardizer
+from lhcgan.writing.atomic import atomic_output
+
+CHECKPOINT = "checkpoint.pt"
+MODEL = "model.pt"
+LOSSES = "losses.jsonl"
+MAX_RECOVERIES = 10
+BALANCED = 1e-6  # median |Σ pT| / Σ |pT| below which a sample counts as balanced
+
+
+def select_device(name: str) -> torch.device:
+    """CUDA when asked for or, with "auto", when present; the CPU otherwise."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise TrainingError("--device cuda was asked for, but no CUDA device is available", hint="use --device cpu")
+    if name == "cuda" or (name == "auto" and torch.cuda.is_available()):
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+class _NonFinite(Exception):
+    """A loss or gradient was NaN or infinite."""
+
+
+class Trainer:
+    """Trains the MMD-GAN on ``events``; everything it writes goes into ``run_dir``.
+
+    Args:
+        events: the training sample.
+        config: the settings.
+        run_dir: the run folder (created).
+        progress: show a progress bar.
+    """
+
+    def __init__(self, events: Events, config: FitConfig, run_dir: str | os.PathLike[str], progress: bool = False):
+        self.cfg = cfg = config
+        self.events = events
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.progress = progress
+        self.device = select_device(cfg.device)
+        self.process = events.process
+
+        self.pre = Standardizer.fit(events.momenta)
+        masses = events.resonance_masses()
+        balance = float(np.median(physics.pt_balance(events.momenta)))
+        conserve = cfg.conserve_pt
+        if conserve is None:
+            conserve = balance < BALANCED
+            if not conserve:
+                warnings.warn(f"training sample does not balance in pT (median {balance:.1e}): "
+                              "pT conservation is off", stacklevel=2)
+        elif conserve and balance >= BALANCED:
+            warnings.warn(f"pT conservation is on, but the training sample does not balance (median {balance:.1e})",
+                          stacklevel=2)
+        self.conserve_pt = bool(conserve)
+
+        torch.manual_seed(cfg.seed)  # weight initialisation
+        self.bridge = Bridge(self.pre, self.process, masses.mean(0), masses.std(0), self.conserve_pt,
+                             cfg.disc_masses).to(self.device)
+        n_out = 3 * self.process.n_particles
+        self.G = Generator(cfg.latent, cfg.hidden, cfg.layers, n_out).to(self.device)
+        self.D = Discriminator(self.bridge.n_features, cfg.disc_hidden, cfg.disc_layers).to(self.device)
+        self.G_ema = copy.deepcopy(self.G).requires_grad_(False)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=cfg.betas)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=cfg.betas)
+        decay: Callable[[int], float] = lambda it: 1.0 / (1.0 + cfg.lr_decay * it)  # noqa: E731
+        self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, decay)
+        self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, decay)
+
+        self.real_p = torch.as_tensor(events.momenta, dtype=torch.float32, device=self.device)
+        self.real_m = torch.as_tensor(masses, dtype=torch.float64, device=self.device)
+        with torch.no_grad():
+            self.real_f = self.bridge.features(self.real_p, self.real_m)
+        self.data_gen = torch.Generator().manual_seed(cfg.seed + 1)
+        self.noise_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 2)
+        widths = cfg.mmd_widths or {}
+        self.widths = [list(widths.get(r.name) or [r.width]) for r in self.process.resonances]
+        self.centre = [r.mass for r in self.process.resonances]
+
+        self.iteration = 0
+        self.recoveries = 0
+        self.elapsed = 0.0
+        self._good: dict[str, Any] | None = None
+
+    # -- one iteration -----------------------------------------------------------------------------
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.device.type == "cuda" and self.cfg.bf16:
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        if self.device.type == "cpu" and self.cfg.cpu_bf16:
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Features (B, F) and resonance masses (B, R) of a random training batch."""
+        idx = torch.randint(len(self.real_f), (self.cfg.batch,), generator=self.data_gen).to(self.device)
+        return self.real_f[idx], self.real_m[idx]
+
+    def _noise(self) -> torch.Tensor:
+        return torch.randn(self.cfg.batch, self.cfg.latent, generator=self.noise_gen, device=self.device)
+
+    @staticmethod
+    def _check(*values: torch.Tensor, params=()) -> None:
+        for v in values:
+            if not torch.isfinite(v).all():
+                raise _NonFinite
+        for p in params:
+            if p.grad is not None and not torch.isfinite(p.grad).all():
+                raise _NonFinite
+
+    def step(self) -> dict[str, float]:
+        """One iteration: ``d_steps`` discriminator updates, one generator update, EMA."""
+        cfg = self.cfg
+        for _ in range(cfg.d_steps):
+            f_real, _ = self._real_batch()
+            with torch.no_grad(), self._autocast():
+                x = self.G(self._noise())
+            f_fake = self.bridge.features(self.bridge.to_momenta(x.float()))
+            f_real = f_real.detach().requires_grad_(True)
+            f_fake = f_fake.detach().requires_grad_(True)
+            with self._autocast():
+                l_real, l_fake = self.D(f_real).float(), self.D(f_fake).float()
+            loss_d = discriminator_loss(l_real, l_fake)
+            # lazy regularisation: every reg_every-th step, weighted up to keep the average
+            lazy = cfg.reg_weight > 0 and self.iteration % cfg.reg_every == 0
+            reg = roth_regularizer(l_real, f_real, l_fake, f_fake) if lazy else loss_d.new_zeros(())
+            self._check(loss_d, reg)
+            self.opt_d.zero_grad(set_to_none=True)
+            (loss_d + 0.5 * cfg.reg_weight * cfg.reg_every * reg).backward()
+            self._check(params=self.D.parameters())
+            self.opt_d.step()
+
+        _, m_real = self._real_batch()
+        self.D.requires_grad_(False)  # the generator step needs D's input gradients only
+        with self._autocast():
+            x = self.G(self._noise())
+        p = self.bridge.to_momenta(x.float())
+        m = self.bridge.masses(p)
+        with self._autocast():
+            l_gen = self.D(self.bridge.features(p, m)).float()
+        loss_adv = generator_loss(l_gen)
+        loss_mmd = resonance_mmd(m, m_real, self.widths, cfg.mmd_kernel, self.centre)
+        loss_g = loss_adv + cfg.mmd_weight * loss_mmd
+        self._check(loss_g)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.D.requires_grad_(True)
+        self._check(params=self.G.parameters())
+        self.opt_g.step()
+        self.sched_g.step()
+        self.sched_d.step()
+        if cfg.ema > 0:
+            with torch.no_grad():
+                for pe, pg in zip(self.G_ema.parameters(), self.G.parameters()):
+                    pe.lerp_(pg, 1 - cfg.ema)
+        else:
+            self.G_ema.load_state_dict(self.G.state_dict())
+        return {"loss_d": loss_d.item(), "reg": reg.item(), "loss_g": loss_adv.item(), "mmd": loss_mmd.item(),
+                "d_real": torch.sigmoid(l_real).mean().item(), "d_fake": torch.sigmoid(l_fake).mean().item()}
+
+    # -- checkpoints -------------------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        """Everything needed to continue exactly where the run is."""
+        return {
+            "iteration": self.iteration,
+            "G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
+            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+            "sched_g": self.sched_g.state_dict(), "sched_d": self.sched_d.state_dict(),
+            "data_gen": self.data_gen.get_state(), "noise_gen": self.noise_gen.get_state(),
+            "config": self.cfg.to_dict(), "preprocessing": self.pre.state_dict(),
+            "recoveries": self.recoveries, "elapsed": self.elapsed,
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        self.G_ema.load_state_dict(state["G_ema"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.sched_g.load_state_dict(state["sched_g"])
+        self.sched_d.load_state_dict(state["sched_d"])
+        self.data_gen.set_state(state["data_gen"])
+        self.noise_gen.set_state(state["noise_gen"])
+        self.iteration = int(state["iteration"])
+        self.recoveries = int(state["recoveries"])
+        self.elapsed = float(state["elapsed"])
+
+    def save_checkpoint(self) -> None:
+        state = self.state()
+        path = self.run_dir / CHECKPOINT
+        with atomic_output(path) as tmp:
+            torch.save(state, tmp)
+        self._good = copy.deepcopy(state)
+
+    def resume(self) -> None:
+        """Continue from ``run_dir/checkpoint.pt``; the loss log is cut back to that iteration."""
+        path = self.run_dir / CHECKPOINT
+        if not path.is_file():
+            raise TrainingError("no checkpoint to resume from", path=path, hint="start without --resume")
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        if state["config"] != self.cfg.to_dict():
+            changed = sorted(k for k in state["config"] if state["config"][k] != self.cfg.to_dict().get(k))
+            raise TrainingError(f"the checkpoint was made with other settings ({', '.join(changed)})", path=path,
+                                hint="resume with the run's card.yaml settings")
+        if not np.allclose(state["preprocessing"]["mean"], self.pre.mean):
+            raise TrainingError("the checkpoint was made with another training sample", path=path,
+                                hint="resume with the same input file")
+        self.load_state(state)
+        self._good = copy.deepcopy(state)
+        log = self.run_dir / LOSSES
+        if log.is_file():
+            lines = [ln for ln in log.read_text().splitlines() if json.loads(ln).get("iteration", 0) <= self.iteration]
+            log.write_text("".join(ln + "\n" for ln in lines))
+
+    def _recover(self) -> None:
+        self.recoveries += 1
+        if self.recoveries > MAX_RECOVERIES or self._good is None:
+            raise TrainingError(
+                f"training diverged: {self.recoveries} non-finite losses or gradients by iteration {self.iteration}",
+                path=self.run_dir, hint="lower lr or mmd_weight, or check the training sample")
+        recoveries = self.recoveries
+        at = self.iteration
+        state = copy.deepcopy(self._good)
+        # keep the random streams going, so the batch that failed is not drawn again
+        state["data_gen"], state["noise_gen"] = self.data_gen.get_state(), self.noise_gen.get_state()
+        self.load_state(state)
+        self.recoveries = recoveries
+        self._log({"event": "nan_recovery", "at": at, "restored": self.iteration})
+
+    def _log(self, record: dict[str, Any]) -> None:
+        with open(self.run_dir / LOSSES, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    # -- the loop ----------------------------------------------------------------------------------
+
+    def fit(self, resume: bool = False) -> TrainedModel:
+        """Train to ``config.iterations``; return the trained model (also saved as ``model.pt``)."""
+        from tqdm import tqdm
+
+        cfg = self.cfg
+        save_card(cfg, self.run_dir / "card.yaml")
+        if resume:
+            self.resume()
+        else:
+            (self.run_dir / LOSSES).unlink(missing_ok=True)
+            self.save_checkpoint()
+        running: dict[str, float] = {}
+        bar = tqdm(total=cfg.iterations, initial=self.iteration, disable=not self.progress, unit="it", desc="fit")
+        t0 = time.perf_counter() - self.elapsed
+        with bar:
+            while self.iteration < cfg.iterations:
+                try:
+                    losses = self.step()
+                except _NonFinite:
+                    self._recover()
+                    bar.n = self.iteration
+                    continue
+                self.iteration += 1
+                bar.update(1)
+                for k, v in losses.items():
+                    running[k] = v if k not in running else 0.98 * running[k] + 0.02 * v
+                if self.iteration % cfg.log_every == 0 or self.iteration == cfg.iterations:
+                    self._log({"iteration": self.iteration, **losses, "lr": self.sched_g.get_last_lr()[0]})
+                    bar.set_postfix(D=f"{running['loss_d']:.3f}", G=f"{running['loss_g']:.3f}",
+                                    MMD=f"{running['mmd']:.2e}")
+                if self.iteration % cfg.checkpoint_every == 0 or self.iteration == cfg.iterations:
+                    self.elapsed = time.perf_counter() - t0
+                    self.save_checkpoint()
+        model = self.trained_model()
+        model.save(self.run_dir / MODEL)
+        return model
+
+    def trained_model(self) -> TrainedModel:
+        return TrainedModel(
+            generator=copy.deepcopy(self.G_ema).cpu(),
+            bridge=copy.deepcopy(self.bridge).cpu(),
+            pre=self.pre,
+            process=self.process,
+            config=self.cfg,
+            flavour_fractions=self.events.flavour_fractions(),
+            meta={
+                "ecm": self.events.meta.get("ecm"),
+                "cross_section_pb": self.events.meta.get("cross_section_pb"),
+                "source": str(self.events.meta.get("source")),
+                "training_events": len(self.events),
+                "iterations": self.iteration,
+                "seed": self.cfg.seed,
+                "training_seconds": round(self.elapsed, 1),
+                "flavour_fractions": to_fraction_table(self.events.flavour_fractions()),
+            },
+        )
+
+

@@ -1,0 +1,38 @@
+import pytest
+
+from lhcgan.config import FitConfig, load_card, parse_assignment, presets, save_card
+from lhcgan.errors import ConfigError
+
+
+def test_presets():
+    assert {"default", "paper"} <= set(presets())
+    paper = load_card("paper")
+    assert (paper.layers, paper.hidden, paper.latent, paper.batch) == (10, 512, 18, 1024)
+    assert (paper.lr, paper.betas, paper.reg_weight, paper.mmd_weight) == (1e-3, (0.5, 0.9), 1e-3, 1.0)
+    assert paper.mmd_kernel == "breit-wigner" and paper.mmd_widths is None  # physical widths
+
+
+def test_card_and_overrides(tmp_path):
+    card = tmp_path / "c.yaml"
+    card.write_text("hidden: 64\nmmd_kernel: gauss\n")
+    cfg = load_card("default", card, {"hidden": 32, "seed": 9, "iterations": None})
+    assert cfg.hidden == 32 and cfg.mmd_kernel == "gauss" and cfg.seed == 9
+    assert cfg.iterations == load_card("default").iterations
+    save_card(cfg, tmp_path / "back.yaml")
+    assert load_card("default", tmp_path / "back.yaml") == cfg
+
+
+def test_bad_settings(tmp_path):
+    with pytest.raises(ConfigError, match="unknown settings"):
+        load_card("default", overrides={"hiden": 3})
+    with pytest.raises(ConfigError, match="unknown preset"):
+        load_card("fastest")
+    with pytest.raises(ConfigError, match="mmd_kernel"):
+        FitConfig(mmd_kernel="laplace")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("layers: [1, 2\n")
+    with pytest.raises(ConfigError, match="invalid YAML"):
+        load_card("default", bad)
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        parse_assignment("layers")
+    assert parse_assignment("mmd_widths={t: [1.42, 5]}") == ("mmd_widths", {"t": [1.42, 5]})
