@@ -62,15 +62,22 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     outputs = [run_dir / "generated.root"] + ([run_dir / "generated.lhe"] if args.lhe else [])
     for path in outputs:
         generate(n, path, model=model, seed=config.seed, progress=not args.quiet)
-    try:
+    if not args.no_validate:
         from lhcgan.validate import validate
-    except ImportError:  # validation arrives with its own issue
-        validate = None
-    if validate is not None:
-        validate(outputs[0], args.input, run_dir / "validation", run_dir=run_dir)
+
+        print("validation against the training sample:")
+        validate(outputs[0], events, run_dir / "validation", run_dir=run_dir, training_size=len(events))
     print(f"run folder {run_dir}/:")
     for p in sorted(run_dir.iterdir()):
         print(f"  {p.name}{'/' if p.is_dir() else ''}")
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from lhcgan.validate import validate
+
+    validate(args.generated, args.truth, args.output, run_dir=args.run, training_size=args.training_size,
+             auc_events=args.auc_events)
     return 0
 
 
@@ -117,8 +124,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--events", "-n", type=int, help="events to generate (default: as many as the training sample)")
     p.add_argument("--lhe", action="store_true", help="also write the generated events as LHE")
+    p.add_argument("--no-validate", action="store_true", help="skip the validation plots and metrics")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_fit)
+
+    p = sub.add_parser("validate", help="compare generated with truth events: figures, metrics.json, index.html")
+    p.add_argument("generated", help="generated events: lhcgan ROOT, NanoAOD ROOT or LHE")
+    p.add_argument("truth", help="truth events, any supported format")
+    p.add_argument("-o", "--output", default="validation", help="output folder (default ./validation)")
+    p.add_argument("--run", help="a `lhcgan fit` run folder, for loss curves and the training size")
+    p.add_argument("--training-size", type=int, help="training events, for the amplification ratio")
+    p.add_argument("--auc-events", type=int, default=200_000, help="events per sample for the classifier AUC")
+    p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("generate", help="generate unweighted events with a trained model")
     p.add_argument("--model", "-m", help="model file (default: the shipped tt̄ model)")

@@ -1,0 +1,120 @@
+"""`lhcgan validate`: generated against truth, in figures and numbers.
+
+Writes into the output folder: one PNG per figure, all of them in ``plots.pdf``,
+``metrics.json`` and ``index.html``, which shows every figure beside its metric.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from lhcgan.events import Events
+from lhcgan.reading import read
+from lhcgan.validate.metrics import observables, summarise
+from lhcgan.writing.atomic import atomic_output
+
+__all__ = ["validate", "format_table"]
+
+
+def _load(x: Events | str | os.PathLike[str]) -> Events:
+    return x if isinstance(x, Events) else read(x)
+
+
+def validate(
+    generated: Events | str | os.PathLike[str],
+    truth: Events | str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    run_dir: str | os.PathLike[str] | None = None,
+    training_size: int | None = None,
+    auc_events: int = 200_000,
+    quiet: bool = False,
+) -> dict:
+    """Compare ``generated`` with ``truth``; write figures and metrics into ``out_dir``; return the metrics.
+
+    Args:
+        generated, truth: `Events` or files of any supported format.
+        run_dir: a `lhcgan fit` run folder, for the loss curves and the training size.
+        training_size: events the model was trained on, for the amplification ratio.
+        auc_events: events per sample for the classifier test.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    from lhcgan.validate.plots import make_figures
+
+    gen, tru = _load(generated), _load(truth)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    losses = Path(run_dir) / "losses.jsonl" if run_dir is not None else None
+    if training_size is None and run_dir is not None and (Path(run_dir) / "model.pt").is_file():
+        from lhcgan.modelfile import TrainedModel
+
+        training_size = TrainedModel.load(Path(run_dir) / "model.pt").meta.get("training_events")
+    metrics = summarise(gen, tru, training_size=training_size, auc_events=auc_events)
+    metrics["generated"] = str(gen.meta.get("source"))
+    metrics["truth"] = str(tru.meta.get("source"))
+
+    og, ot = observables(gen), observables(tru)
+    entries = []
+    with atomic_output(out / "plots.pdf") as tmp, PdfPages(tmp) as pdf:
+        for fig_info, fig in make_figures(gen, tru, og, ot, out, losses):
+            fig.savefig(out / f"{fig_info.name}.png", dpi=90)
+            pdf.savefig(fig)
+            plt.close(fig)
+            entries.append(fig_info)
+    with atomic_output(out / "metrics.json") as tmp:
+        tmp.write_text(json.dumps(metrics, indent=1))
+    with atomic_output(out / "index.html") as tmp:
+        tmp.write_text(_index(entries, metrics))
+    if not quiet:
+        print(format_table(metrics))
+        print(f"wrote {len(entries)} figures, plots.pdf, metrics.json and index.html to {out}/")
+    return metrics
+
+
+def _metric_text(metrics: dict, observable: str | None) -> str:
+    if observable is None or observable not in metrics["w1_over_sigma"]:
+        return ""
+    text = f"W1/σ = {metrics['w1_over_sigma'][observable]:.4f}, χ²/ndf = {metrics['chi2_ndf'][observable]:.2f}"
+    name = observable.removeprefix("m_")
+    if name in metrics["in_peak_ratio"]:
+        text += f", in-peak ratio = {metrics['in_peak_ratio'][name]:.3f}"
+    return text
+
+
+def _index(entries, metrics: dict) -> str:
+    rows = []
+    for e in entries:
+        rows.append(f'<div class="fig"><h3>{html.escape(e.title)}</h3><p>{html.escape(_metric_text(metrics, e.observable))}</p>'
+                    f'<img src="{e.name}.png" width="480"></div>')
+    summary = html.escape(format_table(metrics))
+    return ("<!doctype html><html><head><meta charset='utf-8'><title>lhcgan validation</title>"
+            "<style>body{font-family:sans-serif}.fig{display:inline-block;margin:8px;vertical-align:top}</style>"
+            f"</head><body><h1>lhcgan validation</h1><pre>{summary}</pre>{''.join(rows)}</body></html>\n")
+
+
+def format_table(metrics: dict) -> str:
+    """The terminal summary: per-observable W1/σ and χ²/ndf, in-peak fractions, balance, AUC, amplification."""
+    lines = [f"{'observable':<14} {'W1/σ':>8} {'χ²/ndf':>8}"]
+    for name, w in metrics["w1_over_sigma"].items():
+        lines.append(f"{name:<14} {w:>8.4f} {metrics['chi2_ndf'][name]:>8.2f}")
+    lines.append(f"{'resonance':<14} {'gen':>8} {'truth':>8} {'ratio':>8}   (fraction with |m − m₀| < Γ)")
+    for name, r in metrics["in_peak_ratio"].items():
+        lines.append(f"{name:<14} {metrics['in_peak_generated'][name]:>8.4f} {metrics['in_peak_truth'][name]:>8.4f} {r:>8.3f}")
+    lines.append(f"pT balance median |Σp⃗T|/Σ|p⃗T|: {metrics['pt_balance_median']:.2e} "
+                 f"(truth {metrics['pt_balance_median_truth']:.2e})")
+    lines.append(f"classifier AUC: {metrics['auc']:.3f} (0.5: indistinguishable)")
+    amp = metrics["amplification"]
+    text = f"worth {amp['equivalent_truth_events']:.3g} truth events (quantile MSE {amp['mse_generated']:.2e})"
+    if "amplification" in amp:
+        text += f", {amp['amplification']:.2f}× the training sample"
+    lines.append(text)
+    worst = max(metrics["w1_over_sigma"].items(), key=lambda kv: kv[1])
+    lines.append(f"largest W1/σ: {worst[0]} {worst[1]:.4f}; mean {np.mean(list(metrics['w1_over_sigma'].values())):.4f}")
+    return "\n".join(lines)

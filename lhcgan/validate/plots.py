@@ -1,0 +1,145 @@
+"""Figures: generated over truth with a ratio panel, as PNG files and one multi-page PDF."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import hist  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import mplhep  # noqa: E402
+import numpy as np  # noqa: E402
+
+from lhcgan import physics  # noqa: E402
+from lhcgan.events import Events  # noqa: E402
+from lhcgan.validate.metrics import Observables  # noqa: E402
+
+GEN, TRUTH = "#d62728", "black"
+
+
+@dataclass
+class Figure:
+    """A figure file and the observable whose metric goes beside it."""
+
+    name: str
+    title: str
+    observable: str | None = None
+
+
+def _ratio_figure(hg: hist.Hist, ht: hist.Hist, xlabel: str, *, logy: bool = False, logx: bool = False) -> plt.Figure:
+    fig, (ax, rax) = plt.subplots(2, 1, figsize=(6, 5.5), sharex=True, gridspec_kw={"height_ratios": (3, 1), "hspace": 0.05})
+    ng, nt = hg.values().sum(), ht.values().sum()
+    dens_g, dens_t = hg.values() / max(ng, 1), ht.values() / max(nt, 1)
+    err_g, err_t = np.sqrt(hg.values()) / max(ng, 1), np.sqrt(ht.values()) / max(nt, 1)
+    edges = ht.axes[0].edges
+    mplhep.histplot(dens_t, edges, ax=ax, color=TRUTH, label="truth", yerr=err_t)
+    mplhep.histplot(dens_g, edges, ax=ax, color=GEN, label="generated", yerr=err_g)
+    ax.set_ylabel("fraction of events")
+    ax.legend()
+    if logy:
+        ax.set_yscale("log")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = dens_g / dens_t
+        rerr = ratio * np.sqrt((err_g / dens_g) ** 2 + (err_t / dens_t) ** 2)
+    centres = ht.axes[0].centers
+    rax.errorbar(centres, ratio, yerr=rerr, fmt="o", ms=2.5, color=GEN, elinewidth=0.8)
+    rax.axhline(1, color=TRUTH, lw=0.8)
+    rax.set_ylim(0.5, 1.5)
+    rax.set_ylabel("gen / truth")
+    rax.set_xlabel(xlabel)
+    if logx:
+        ax.set_xscale("log")
+    return fig
+
+
+def _hists(a: np.ndarray, b: np.ndarray, lo: float, hi: float, bins: int = 60, log: bool = False) -> tuple[hist.Hist, hist.Hist]:
+    axis = hist.axis.Regular(bins, lo, hi, transform=hist.axis.transform.log if log else None)
+    return hist.Hist(axis).fill(a), hist.Hist(axis).fill(b)
+
+
+def _range(x: np.ndarray, q: float = 0.001) -> tuple[float, float]:
+    lo, hi = np.quantile(x, [q, 1 - q])
+    return float(lo), float(hi)
+
+
+def make_figures(generated: Events, truth: Events, og: Observables, ot: Observables,
+                 out: Path, losses: Path | None = None) -> Iterator[tuple[Figure, plt.Figure]]:
+    """Yield every figure with its description; the caller saves and closes them."""
+    proc = truth.process
+    for slot in proc.slots:
+        key = f"pt_{slot.name}"
+        lo, hi = _range(ot[key])
+        yield Figure(key, f"pT of {slot.name}", key), _ratio_figure(*_hists(og[key], ot[key], 0, hi), f"$p_T$ of {slot.label} [GeV]")
+        # the tail on a log scale, as in the reference paper
+        hi_tail = float(np.quantile(ot[key], 0.99995))
+        yield (Figure(key + "_tail", f"pT tail of {slot.name} (log scale)", key),
+               _ratio_figure(*_hists(og[key], ot[key], 0, hi_tail, 50), f"$p_T$ of {slot.label} [GeV]", logy=True))
+        for var, label in (("eta", r"$\eta$"), ("phi", r"$\phi$")):
+            key = f"{var}_{slot.name}"
+            lo, hi = (-np.pi, np.pi) if var == "phi" else (-5.0, 5.0)
+            yield Figure(key, f"{var} of {slot.name}", key), _ratio_figure(*_hists(og[key], ot[key], lo, hi, 50), f"{label} of {slot.label}")
+    for r in proc.resonances:
+        key = f"m_{r.name}"
+        lo, hi = r.mass - 40 * r.width, r.mass + 40 * r.width
+        yield Figure(key, f"mass of {r.name}", key), _ratio_figure(*_hists(og[key], ot[key], lo, hi, 80), f"$m$({r.label}) [GeV]", logy=True)
+        lo, hi = r.mass - 5 * r.width, r.mass + 5 * r.width
+        yield (Figure(key + "_peak", f"mass of {r.name}, ±5Γ around the peak", key),
+               _ratio_figure(*_hists(og[key], ot[key], lo, hi, 50), f"$m$({r.label}) [GeV]"))
+    lo, hi = _range(ot["m_ttbar"])
+    yield Figure("m_ttbar", "mass of the tt̄ system", "m_ttbar"), _ratio_figure(*_hists(og["m_ttbar"], ot["m_ttbar"], 300, hi), r"$m(t\bar{t})$ [GeV]", logy=True)
+    for key, label in (("sum_px", r"$\sum p_x$ [GeV]"), ("sum_py", r"$\sum p_y$ [GeV]")):
+        spread = max(float(np.max(np.abs(ot[key]))), float(np.quantile(np.abs(og[key]), 0.99)), 1e-9)
+        yield Figure(key, key.replace("_", " "), key), _ratio_figure(*_hists(og[key], ot[key], -spread, spread, 50), label)
+    bg = np.clip(physics.pt_balance(generated.momenta), 1e-18, 1)
+    bt = np.clip(physics.pt_balance(truth.momenta), 1e-18, 1)
+    yield (Figure("pt_balance", "relative transverse-momentum balance", None),
+           _ratio_figure(*_hists(bg, bt, 1e-18, 1, 72, log=True), r"$|\sum \vec{p}_T| / \sum |\vec{p}_T|$", logx=True))
+    yield Figure("eta_b_vs_eta_bbar", "η of b vs η of b̄", None), _two_d(
+        og["eta_b"], og["eta_bbar"], ot["eta_b"], ot["eta_bbar"], (-4, 4), (-4, 4), r"$\eta_b$", r"$\eta_{\bar b}$")
+    for r in proc.resonances:
+        if r.parent is None:
+            continue
+        i, j = r.members
+        dr_g = physics.delta_r(generated.momenta[:, i], generated.momenta[:, j])
+        dr_t = physics.delta_r(truth.momenta[:, i], truth.momenta[:, j])
+        w_pt_g = physics.pt(generated.momenta[:, [i, j]].sum(axis=1))
+        w_pt_t = physics.pt(truth.momenta[:, [i, j]].sum(axis=1))
+        yield Figure(f"dR_{r.name}_vs_pt", f"ΔR of the {r.name} daughters vs pT of the {r.name}", None), _two_d(
+            w_pt_g, dr_g, w_pt_t, dr_t, (0, 500), (0, 5), f"$p_T$({r.label}) [GeV]", f"$\\Delta R$ of {r.label} daughters")
+    if losses is not None and losses.is_file():
+        yield Figure("loss_curves", "training losses", None), loss_figure(losses)
+
+
+def _two_d(xg, yg, xt, yt, xr, yr, xl: str, yl: str) -> plt.Figure:
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharey=True)
+    for ax, x, y, title in ((axes[0], xt, yt, "truth"), (axes[1], xg, yg, "generated")):
+        h = hist.Hist(hist.axis.Regular(50, *xr), hist.axis.Regular(50, *yr)).fill(x, y)
+        mplhep.hist2dplot(h / max(h.values().sum(), 1), ax=ax, cbar=True)
+        ax.set_title(title)
+        ax.set_xlabel(xl)
+    axes[0].set_ylabel(yl)
+    fig.tight_layout()
+    return fig
+
+
+def loss_figure(path: Path) -> plt.Figure:
+    """Loss curves from a run's losses.jsonl."""
+    records = [json.loads(ln) for ln in path.read_text().splitlines()]
+    records = [r for r in records if "iteration" in r]
+    it = np.array([r["iteration"] for r in records])
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for key, label in (("loss_d", "discriminator"), ("loss_g", "generator (adversarial)")):
+        axes[0].plot(it, [r[key] for r in records], label=label)
+    axes[0].set_xlabel("iteration")
+    axes[0].set_ylabel("loss")
+    axes[0].legend()
+    axes[1].semilogy(it, [max(r["mmd"], 1e-12) for r in records], color="tab:green")
+    axes[1].set_xlabel("iteration")
+    axes[1].set_ylabel("resonance-mass MMD²")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+
+import lhcgan
+from lhcgan.simulate import simulate
+from lhcgan.validate.metrics import (
+    amplification,
+    auc,
+    chi2_ndf,
+    classifier_auc,
+    in_peak_fractions,
+    observables,
+    pt_balance_median,
+    wasserstein1,
+)
+
+
+@pytest.fixture(scope="module")
+def two_samples(tmp_path_factory):
+    d = tmp_path_factory.mktemp("val")
+    simulate(12000, d / "a.root", seed=101)
+    simulate(12000, d / "b.root", seed=202)
+    return lhcgan.read(d / "a.root"), lhcgan.read(d / "b.root")
+
+
+def smear(events: lhcgan.Events, fraction: float, seed: int = 0) -> lhcgan.Events:
+    rng = np.random.default_rng(seed)
+    factor = 1 + fraction * rng.standard_normal(events.momenta.shape[:2])[..., None]
+    return lhcgan.Events(events.momenta * factor, events.pdg)
+
+
+def test_wasserstein_and_chi2_basics():
+    rng = np.random.default_rng(0)
+    a = rng.normal(0, 1, 50000)
+    assert wasserstein1(a, a + 0.3) == pytest.approx(0.3, rel=1e-9)
+    assert wasserstein1([0.0, 1.0], [0.0, 3.0]) == pytest.approx(1.0)
+    assert chi2_ndf(a, rng.normal(0, 1, 50000)) == pytest.approx(1, abs=0.5)
+    assert chi2_ndf(a, rng.normal(0.1, 1, 50000)) > 5
+
+
+def test_auc_from_ranks():
+    assert auc(np.array([0.1, 0.2, 0.8, 0.9]), np.array([0, 0, 1, 1])) == 1.0
+    assert auc(np.array([0.9, 0.8, 0.2, 0.1]), np.array([0, 0, 1, 1])) == 0.0
+    assert auc(np.array([0.5, 0.5, 0.5, 0.5]), np.array([0, 1, 0, 1])) == 0.5
+
+
+def test_independent_samples_look_perfect(two_samples):
+    a, b = two_samples
+    fa, fb = in_peak_fractions(a), in_peak_fractions(b)
+    for name in fa:
+        assert fa[name] / fb[name] == pytest.approx(1, abs=0.05)
+    assert classifier_auc(a, b, epochs=10) < 0.53
+    oa, ob = observables(a), observables(b)
+    for key in ("pt_b", "eta_q_Wp", "phi_bbar", "m_t"):
+        assert wasserstein1(oa[key], ob[key]) / np.std(ob[key]) < 0.04
+    assert pt_balance_median(a) < 1e-6
+
+
+def test_metrics_move_the_right_way_for_3_percent_smearing(two_samples):
+    a, b = two_samples
+    s = smear(a, 0.03)
+    fs, fb = in_peak_fractions(s), in_peak_fractions(b)
+    for name in fs:
+        assert fs[name] / fb[name] < 0.8  # 3 % on each quark washes out peaks of 1 % width
+    assert classifier_auc(s, b, epochs=10) > 0.6
+    assert pt_balance_median(s) > 1e-3
+    os_, oa, ob = observables(s), observables(a), observables(b)
+    assert wasserstein1(os_["m_W+"], ob["m_W+"]) > 3 * wasserstein1(oa["m_W+"], ob["m_W+"])
+
+
+def test_amplification_is_about_the_sample_size_for_truth(two_samples):
+    a, b = two_samples
+    oa, ob = observables(a), observables(b)
+    worth_small = amplification({k: v[:2000] for k, v in oa.items()}, ob)["equivalent_truth_events"]
+    worth_smeared = amplification(observables(smear(a, 0.03)), ob)["equivalent_truth_events"]
+    # 2000 truth events are worth roughly 2000 (less the noise of the quantile edges), smeared ones much less
+    assert 700 < worth_small < 3000
+    assert worth_smeared < worth_small
