@@ -24,6 +24,8 @@ class FitConfig:
         layers, hidden: generator depth and width (hidden layers × units).
         disc_layers, disc_hidden: discriminator depth and width.
         latent: dimension of the noise.
+        parametrisation: what the generator's 18 outputs mean: "decay" (top pT, η, φ, masses and
+            decay angles; every event on its mass shells) or "momenta" (standardised 3-momenta).
         batch: events per batch, for both networks and the MMD.
         iterations: generator updates.
         lr, betas: Adam settings; the learning rate decays as lr / (1 + lr_decay · iteration).
@@ -49,6 +51,7 @@ class FitConfig:
     disc_layers: int = 6
     disc_hidden: int = 256
     latent: int = 18
+    parametrisation: str = "decay"
     batch: int = 1024
     iterations: int = 20000
     lr: float = 5e-4
@@ -81,6 +84,8 @@ class FitConfig:
                 raise ConfigError(f"{name} must be ≥ 1, got {getattr(self, name)}")
         if not 0 <= self.ema < 1:
             raise ConfigError(f"ema must be in [0, 1), got {self.ema}")
+        if self.parametrisation not in ("decay", "momenta"):
+            raise ConfigError(f"parametrisation must be decay or momenta, got {self.parametrisation!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"device must be auto, cpu or cuda, got {self.device!r}")
 

@@ -17,7 +17,7 @@ import torch
 from lhcgan.config import FitConfig
 from lhcgan.errors import InputError
 from lhcgan.events import Events, from_fraction_table, sample_flavours, to_fraction_table
-from lhcgan.model import Bridge, Generator
+from lhcgan.model import Bridge, Generator, parametrisation_from_dict, parametrisation_to_dict
 from lhcgan.preprocessing import Standardizer
 from lhcgan.process import Process
 from lhcgan.version import __version__
@@ -34,7 +34,6 @@ class TrainedModel:
 
     generator: Generator
     bridge: Bridge
-    pre: Standardizer
     process: Process
     config: FitConfig
     flavour_fractions: dict[tuple[int, ...], float]
@@ -51,7 +50,8 @@ class TrainedModel:
             "bridge_state": {k: v.cpu() for k, v in self.bridge.state_dict().items()},
             "conserve_pt": self.bridge.conserve_pt,
             "disc_masses": self.bridge.disc_masses,
-            "preprocessing": self.pre.state_dict(),
+            "parametrisation": parametrisation_to_dict(self.bridge.param),
+            "features": {"mean": self.bridge.mean.tolist(), "scale": self.bridge.scale.tolist()},
             "process": self.process.to_dict(),
             "config": self.config.to_dict(),
             "flavour_fractions": to_fraction_table(self.flavour_fractions),
@@ -73,30 +73,24 @@ class TrainedModel:
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise InputError("not an lhcgan model file", path=path, hint="give a model.pt written by `lhcgan fit`")
         process = Process.from_dict(d["process"])
-        pre = Standardizer.from_state_dict(d["preprocessing"])
+        param = parametrisation_from_dict(d["parametrisation"], process)
+        feat = Standardizer.from_state_dict(d["features"])
         bs = d["bridge_state"]
-        bridge = Bridge(pre, process, bs["mass_mean"].numpy(), bs["mass_scale"].numpy(), d["conserve_pt"],
+        bridge = Bridge(param, feat, process, bs["mass_mean"].numpy(), bs["mass_scale"].numpy(), d["conserve_pt"],
                         d["disc_masses"])
         bridge.load_state_dict(bs)
         a = d["generator"]
         gen = Generator(a["latent"], a["hidden"], a["layers"], a["n_out"])
         gen.load_state_dict(d["generator_state"])
-        return cls(gen.eval(), bridge, pre, process, FitConfig.from_dict(d["config"]),
+        return cls(gen.eval(), bridge, process, FitConfig.from_dict(d["config"]),
                    from_fraction_table(d["flavour_fractions"]), d["meta"])
 
     # -- sampling ----------------------------------------------------------------------------------
 
     @torch.no_grad()
     def momenta(self, z: torch.Tensor) -> np.ndarray:
-        """Noise (B, latent) → momenta (B, 6, 3) float64 GeV; the pT projection is done in float64."""
-        x = self.generator(z).double()
-        p = x * torch.as_tensor(self.pre.scale) + torch.as_tensor(self.pre.mean)
-        p = p.reshape(len(z), -1, 3)
-        if self.bridge.conserve_pt:
-            from lhcgan.model import project_pt
-
-            p = project_pt(p)
-        return p.numpy()
+        """Noise (B, latent) → momenta (B, 6, 3) float64 GeV; the map back to momenta runs in float64."""
+        return self.bridge.to_momenta(self.generator(z)).numpy()
 
     def iterate(self, n: int, seed: int = 1, chunk: int = 100_000, shard: int = 0) -> Iterator[Events]:
         """Yield n generated events in chunks; ``seed`` (and ``shard``) fix the stream."""

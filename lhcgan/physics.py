@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 
 Array = TypeVar("Array", bound=Any)  # np.ndarray or torch.Tensor
 
+#: Floor under squares before a square root: keeps gradients finite at threshold (√1e-30 = 1e-15 GeV).
+TINY = 1e-30
+
 
 def lib(x: Any) -> ModuleType:
     """The array library of ``x``: numpy or torch (numpy-compatible names only)."""
@@ -97,7 +100,7 @@ def invariant_mass(p: Array, masses: Any, members: Sequence[int] | None = None) 
     e = energy(p, m).sum(-1)
     s = p.sum(-2)
     m2 = e * e - (s * s).sum(-1)
-    return lib(p).sqrt(lib(p).clip(m2, 0.0, None))
+    return lib(p).sqrt(lib(p).clip(m2, TINY, None))
 
 
 def resonance_masses(p: Array, process: "Process") -> Array:
@@ -126,3 +129,28 @@ def delta_r(p1: Array, p2: Array) -> Array:
     dphi = xp.arctan2(xp.sin(dphi), xp.cos(dphi))
     deta = eta(p1) - eta(p2)
     return xp.sqrt(deta * deta + dphi * dphi)
+
+
+def boost(p4: Array, parent: Array, parent_mass: Array, *, to_rest: bool = False) -> Array:
+    """Pure Lorentz boost of four-momenta p4 (..., 4) by the velocity of ``parent`` (..., 4).
+
+    With ``to_rest`` the result is in the parent's rest frame, otherwise p4 is taken
+    in that rest frame and returned in the frame where the parent has ``parent``.
+    γ = E/m and (γ − 1)/β² = γ²/(γ + 1) avoid 1 − β², which cancels for fast parents.
+    """
+    xp = lib(p4)
+    gamma = parent[..., 0] / parent_mass
+    beta = parent[..., 1:] / parent[..., :1]
+    if to_rest:
+        beta = -beta
+    bp = (beta * p4[..., 1:]).sum(-1)
+    e = gamma * (p4[..., 0] + bp)
+    p3 = p4[..., 1:] + ((gamma * gamma / (gamma + 1)) * bp + gamma * p4[..., 0])[..., None] * beta
+    return xp.concatenate([e[..., None], p3], axis=-1)
+
+
+def two_body_momentum(m: Array, m1: Any, m2: Any) -> Array:
+    """Momentum of either daughter in the rest frame of a decay m → m1 m2, GeV (0 below threshold)."""
+    xp = lib(m)
+    lam = (m * m - (m1 + m2) ** 2) * (m * m - (m1 - m2) ** 2)
+    return xp.sqrt(xp.clip(lam, TINY, None)) / (2 * m)

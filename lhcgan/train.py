@@ -21,7 +21,7 @@ from lhcgan.config import FitConfig, save_card
 from lhcgan.errors import TrainingError
 from lhcgan.events import Events, to_fraction_table
 from lhcgan.losses import discriminator_loss, generator_loss, resonance_mmd, roth_regularizer
-from lhcgan.model import Bridge, Discriminator, Generator
+from lhcgan.model import Bridge, Discriminator, Generator, make_parametrisation
 from lhcgan.modelfile import TrainedModel
 from lhcgan.preprocessing import Standardizer
 from lhcgan.writing.atomic import atomic_output
@@ -65,7 +65,8 @@ class Trainer:
         self.device = select_device(cfg.device)
         self.process = events.process
 
-        self.pre = Standardizer.fit(events.momenta)
+        self.pre = make_parametrisation(cfg.parametrisation, events.momenta, events.process)
+        self.feat = Standardizer.fit(events.momenta)
         masses = events.resonance_masses()
         balance = float(np.median(physics.pt_balance(events.momenta)))
         conserve = cfg.conserve_pt
@@ -80,7 +81,7 @@ class Trainer:
         self.conserve_pt = bool(conserve)
 
         torch.manual_seed(cfg.seed)  # weight initialisation
-        self.bridge = Bridge(self.pre, self.process, masses.mean(0), masses.std(0), self.conserve_pt,
+        self.bridge = Bridge(self.pre, self.feat, self.process, masses.mean(0), masses.std(0), self.conserve_pt,
                              cfg.disc_masses).to(self.device)
         n_out = 3 * self.process.n_particles
         self.G = Generator(cfg.latent, cfg.hidden, cfg.layers, n_out).to(self.device)
@@ -92,7 +93,7 @@ class Trainer:
         self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, decay)
         self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, decay)
 
-        self.real_p = torch.as_tensor(events.momenta, dtype=torch.float32, device=self.device)
+        self.real_p = torch.as_tensor(events.momenta, dtype=torch.float64, device=self.device)
         self.real_m = torch.as_tensor(masses, dtype=torch.float64, device=self.device)
         with torch.no_grad():
             self.real_f = self.bridge.features(self.real_p, self.real_m)
@@ -140,7 +141,7 @@ class Trainer:
             f_real, _ = self._real_batch()
             with torch.no_grad(), self._autocast():
                 x = self.G(self._noise())
-            f_fake = self.bridge.features(self.bridge.to_momenta(x.float()))
+            f_fake = self.bridge.features(self.bridge.to_momenta(x))
             f_real = f_real.detach().requires_grad_(True)
             f_fake = f_fake.detach().requires_grad_(True)
             with self._autocast():
@@ -159,7 +160,7 @@ class Trainer:
         self.D.requires_grad_(False)  # the generator step needs D's input gradients only
         with self._autocast():
             x = self.G(self._noise())
-        p = self.bridge.to_momenta(x.float())
+        p = self.bridge.to_momenta(x)
         m = self.bridge.masses(p)
         with self._autocast():
             l_gen = self.D(self.bridge.features(p, m)).float()
@@ -193,7 +194,7 @@ class Trainer:
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
             "sched_g": self.sched_g.state_dict(), "sched_d": self.sched_d.state_dict(),
             "data_gen": self.data_gen.get_state(), "noise_gen": self.noise_gen.get_state(),
-            "config": self.cfg.to_dict(), "preprocessing": self.pre.state_dict(),
+            "config": self.cfg.to_dict(), "preprocessing": self.feat.state_dict(),
             "recoveries": self.recoveries, "elapsed": self.elapsed,
         }
 
@@ -228,7 +229,7 @@ class Trainer:
             changed = sorted(k for k in state["config"] if state["config"][k] != self.cfg.to_dict().get(k))
             raise TrainingError(f"the checkpoint was made with other settings ({', '.join(changed)})", path=path,
                                 hint="resume with the run's card.yaml settings")
-        if not np.allclose(state["preprocessing"]["mean"], self.pre.mean):
+        if not np.allclose(state["preprocessing"]["mean"], self.feat.mean):
             raise TrainingError("the checkpoint was made with another training sample", path=path,
                                 hint="resume with the same input file")
         self.load_state(state)
@@ -300,7 +301,6 @@ class Trainer:
         return TrainedModel(
             generator=copy.deepcopy(self.G_ema).cpu(),
             bridge=copy.deepcopy(self.bridge).cpu(),
-            pre=self.pre,
             process=self.process,
             config=self.cfg,
             flavour_fractions=self.events.flavour_fractions(),

@@ -1,0 +1,104 @@
+"""Generation and training throughput, beside Pythia 8 and the machine's FLOP limit, in one run.
+
+    python benchmarks/generate.py [--model data/ttbar_model.pt] [--events 2000000]
+
+Prints: generation into a ROOT file (events/s), Pythia 8's own parton-level event
+loop on the same machine, the generator's FLOP-bound limit (the measured fp32
+matmul rate divided by the generator's FLOPs per event), and training iterations/s
+for the default and paper presets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+import lhcgan
+from lhcgan.config import load_card
+from lhcgan.generate import generate
+from lhcgan.modelfile import TrainedModel
+from lhcgan.simulate import make_pythia, pythia_settings, simulate
+from lhcgan.train import Trainer
+
+
+def matmul_rate(n: int = 2048, repeat: int = 10, dtype=torch.float32) -> float:
+    """Measured dense matmul rate, FLOP/s."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b
+    t0 = time.perf_counter()
+    for _ in range(repeat):
+        a @ b
+    return 2 * n**3 * repeat / (time.perf_counter() - t0)
+
+
+def generator_flops(model: TrainedModel) -> int:
+    """Multiply-adds × 2 per event of the generator's linear layers."""
+    return sum(2 * m.in_features * m.out_features for m in model.generator.modules() if isinstance(m, torch.nn.Linear))
+
+
+def pythia_rate(n: int) -> float:
+    pythia = make_pythia(pythia_settings(13000.0, 5))
+    t0 = time.perf_counter()
+    done = 0
+    while done < n:
+        done += bool(pythia.next())
+    return n / (time.perf_counter() - t0)
+
+
+def training_rate(events: lhcgan.Events, preset: str, steps: int, tmp: Path) -> tuple[float, float]:
+    trainer = Trainer(events, load_card(preset, overrides={"iterations": steps + 3}), tmp / preset)
+    for _ in range(3):
+        trainer.step()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        trainer.step()
+        trainer.iteration += 1
+    dt = (time.perf_counter() - t0) / steps
+    return 1 / dt, dt * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--events", type=int, default=2_000_000)
+    parser.add_argument("--train-steps", type=int, default=30)
+    args = parser.parse_args()
+    model = TrainedModel.load(args.model)
+    threads = torch.get_num_threads()
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        generate(20000, d / "warm.root", model=model)
+        t0 = time.perf_counter()
+        generate(args.events, d / "gen.root", model=model, seed=3)
+        gen_rate = args.events / (time.perf_counter() - t0)
+        with torch.no_grad():
+            z = torch.randn(200_000, model.generator.latent)
+            model.generator(z)
+            t0 = time.perf_counter()
+            model.generator(z)
+            net_rate = len(z) / (time.perf_counter() - t0)
+        py_rate = pythia_rate(100_000)
+        flop_limit = matmul_rate() / generator_flops(model)
+        simulate(50_000, d / "train.root", seed=9)
+        events = lhcgan.read(d / "train.root")
+        train = {p: training_rate(events, p, args.train_steps if p == "default" else max(args.train_steps // 3, 5), d)
+                 for p in ("default", "paper")}
+    arch = f"{model.config.layers}×{model.config.hidden}"
+    print(f"lhcgan {lhcgan.__version__} generation benchmark, {platform.machine()}, {threads} threads, "
+          f"generator {arch} ({generator_flops(model) / 1e6:.2f} MFLOP/event)")
+    print(f"{'generation → ROOT (lhcgan generate)':<46} {gen_rate:>12,.0f} ev/s")
+    print(f"{'generator network alone (fp32)':<46} {net_rate:>12,.0f} ev/s")
+    print(f"{'Pythia 8 next(), parton level, one process':<46} {py_rate:>12,.0f} ev/s   lhcgan/Pythia {gen_rate / py_rate:.2f}×")
+    print(f"{'FLOP limit (fp32 matmul rate / FLOP per event)':<46} {flop_limit:>12,.0f} ev/s   "
+          f"network {net_rate / flop_limit:.0%}, end to end {gen_rate / flop_limit:.0%} of it")
+    for preset, (rate, ms) in train.items():
+        print(f"{'training, preset ' + preset:<46} {rate:>12.2f} it/s   ({ms:.0f} ms per D+G update, batch 1024)")
+
+
+if __name__ == "__main__":
+    main()
