@@ -40,8 +40,29 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _launch_torchrun(args: argparse.Namespace) -> int:
+    """`lhcgan fit --nproc K ...` is `torchrun --standalone --nproc_per_node=K -m lhcgan fit ...`."""
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import main as torchrun
+
+    from lhcgan.errors import TrainingError
+
+    argv = list(args.argv)
+    i = argv.index("--nproc")
+    del argv[i : i + 2]
+    try:
+        torchrun(["--standalone", f"--nproc_per_node={args.nproc}", "-m", "lhcgan", *argv])
+    except ChildFailedError as exc:
+        raise TrainingError(f"a training process failed ({exc.get_first_failure()[1].message})".replace("\n", " ")) from exc
+    return 0
+
+
 def _cmd_fit(args: argparse.Namespace) -> int:
+    import os
     from pathlib import Path
+
+    if args.nproc and args.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        return _launch_torchrun(args)
 
     from lhcgan.config import load_card, parse_assignment
     from lhcgan.generate import generate
@@ -55,9 +76,15 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if args.resume and (run_dir / "card.yaml").is_file() and not args.card:
         config = load_card(args.preset, run_dir / "card.yaml", overrides)
     events = read(args.input)
-    print(events.report.summary())
     trainer = Trainer(events, config, run_dir, progress=not args.quiet)
+    if trainer.dist.main:
+        print(events.report.summary())
+        if trainer.dist.world > 1:
+            print(f"training on {trainer.dist.world} processes ({trainer.device.type}), "
+                  f"{trainer.local_batch} events per process and batch")
     model = trainer.fit(resume=args.resume)
+    if not trainer.dist.main:  # rank 0 alone generates, validates and reports
+        return 0
     n = args.events or len(events)
     outputs = [run_dir / "generated.root"] + ([run_dir / "generated.lhe"] if args.lhe else [])
     for path in outputs:
@@ -82,8 +109,12 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from lhcgan.generate import generate
+    from lhcgan.generate import generate, generate_shards
 
+    if args.shards > 1:
+        manifest = generate_shards(args.events, args.output, shards=args.shards, model=args.model, seed=args.seed)
+        print(f"wrote {args.events} events in {args.shards} files; manifest {manifest}")
+        return 0
     n = generate(args.events, args.output, model=args.model, seed=args.seed, progress=not args.quiet)
     print(f"wrote {n} events to {args.output}")
     return 0
@@ -125,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--events", "-n", type=int, help="events to generate (default: as many as the training sample)")
     p.add_argument("--lhe", action="store_true", help="also write the generated events as LHE")
     p.add_argument("--no-validate", action="store_true", help="skip the validation plots and metrics")
+    p.add_argument("--nproc", type=int, default=None,
+                   help="train with DDP on this many processes (GPUs, or CPU with gloo) via torchrun")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_fit)
 
@@ -142,14 +175,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--events", "-n", type=int, required=True, help="number of events")
     p.add_argument("-o", "--output", required=True, help="output file: .root, .lhe or .lhe.gz")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("--shards", type=int, default=1,
+                   help="write this many ROOT files, each from its own process and random stream, plus a manifest")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_generate)
     return parser
 
 
+def _leave_process_group() -> None:
+    import sys as _sys
+
+    td = _sys.modules.get("torch.distributed")
+    if td is not None and td.is_available() and td.is_initialized():
+        td.destroy_process_group()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     with warnings.catch_warnings():
         warnings.simplefilter("default")
         warnings.showwarning = lambda msg, *a, **k: print(f"lhcgan: warning: {msg}", file=sys.stderr)
@@ -161,6 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("lhcgan: interrupted", file=sys.stderr)
             return 130
+        finally:
+            _leave_process_group()
 
 
 if __name__ == "__main__":  # pragma: no cover

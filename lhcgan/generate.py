@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 from lhcgan.events import Events
 from lhcgan.modelfile import TrainedModel
 from lhcgan.writing import output_format, write
+from lhcgan.writing.atomic import atomic_output
 
 CHUNK = 200_000
 
@@ -43,3 +45,52 @@ def generate(
                 yield events
 
     return write(chunks(), path, metadata=metadata)
+
+
+def _shard_worker(job: tuple) -> int:
+    n, path, model_path, seed, shard, threads = job
+    import torch
+
+    torch.set_num_threads(threads)
+    return generate(n, path, model=model_path, seed=seed, shard=shard)
+
+
+def generate_shards(
+    n: int,
+    path: str | os.PathLike[str],
+    *,
+    shards: int,
+    model: str | os.PathLike[str] | None = None,
+    seed: int = 1,
+    processes: int | None = None,
+) -> Path:
+    """Write n events into ``shards`` ROOT files, each from its own process and random stream.
+
+    ``out.root`` becomes ``out_0.root`` … ``out_{K-1}.root`` and a manifest
+    ``out.json``; its ``files`` entries ("file:Events") go straight into
+    ``uproot.concatenate`` or ``uproot.iterate``. Shard k uses the stream (seed, k),
+    so shards never share random numbers and each is reproducible on its own.
+    """
+    import json
+    import multiprocessing
+
+    from lhcgan.errors import ConfigError
+
+    path = Path(path)
+    if output_format(path) != "root":
+        raise ConfigError("--shards writes ROOT files: give an output ending in .root", path=path)
+    if shards < 1 or n < shards:
+        raise ConfigError(f"need 1 ≤ shards ≤ events, got {shards} shards for {n} events")
+    counts = [n // shards + (k < n % shards) for k in range(shards)]
+    files = [path.with_name(f"{path.stem}_{k}.root") for k in range(shards)]
+    processes = processes or min(shards, os.cpu_count() or 1)
+    threads = max(1, (os.cpu_count() or 1) // processes)
+    jobs = [(c, f, model, seed, k, threads) for k, (c, f) in enumerate(zip(counts, files))]
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        written = pool.map(_shard_worker, jobs)
+    manifest = path.with_suffix(".json")
+    info = {"tree": "Events", "files": [f"{f.name}:Events" for f in files], "events": written, "seed": seed,
+            "shards": shards, "usage": "uproot.concatenate([str(folder / f) for f in manifest['files']])"}
+    with atomic_output(manifest) as tmp:
+        tmp.write_text(json.dumps(info, indent=1))
+    return manifest

@@ -94,8 +94,10 @@ class TrainedModel:
 
     def iterate(self, n: int, seed: int = 1, chunk: int = 100_000, shard: int = 0) -> Iterator[Events]:
         """Yield n generated events in chunks; ``seed`` (and ``shard``) fix the stream."""
-        gen = torch.Generator().manual_seed(int(seed) * 1_000_003 + shard)
-        rng = np.random.default_rng([int(seed), shard])
+        # one stream per (seed, shard): distinct seeds for every pair, drawn from numpy's SeedSequence
+        torch_seed, np_seed = np.random.SeedSequence([int(seed), int(shard)]).generate_state(2, dtype=np.uint64)
+        gen = torch.Generator().manual_seed(int(torch_seed))
+        rng = np.random.default_rng(int(np_seed))
         meta = {"source": f"lhcgan generate (seed {seed})", "seed": int(seed),
                 **{k: self.meta[k] for k in ("ecm", "cross_section_pb") if self.meta.get(k)}}
         done = 0

@@ -10,6 +10,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,44 @@ def select_device(name: str) -> torch.device:
     return torch.device("cpu")
 
 
+@dataclass(frozen=True)
+class Dist:
+    """Where this process stands in a torchrun job (rank 0 of 1 without one)."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def distributed() -> Dist:
+    """The torchrun environment (RANK, WORLD_SIZE, LOCAL_RANK), or a single process."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return Dist()
+    return Dist(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def init_distributed(dist: Dist, device: torch.device) -> None:
+    """Join the process group: NCCL on GPUs, gloo on the CPU."""
+    import torch.distributed as td
+
+    if dist.world > 1 and not td.is_initialized():
+        td.init_process_group("nccl" if device.type == "cuda" else "gloo")
+
+
+def gather(x: torch.Tensor, dist: Dist) -> torch.Tensor:
+    """Concatenate x from every rank along dim 0, differentiably (gradients flow back to each rank)."""
+    if dist.world == 1:
+        return x
+    from torch.distributed.nn.functional import all_gather
+
+    return torch.cat(all_gather(x), dim=0)
+
+
 class _NonFinite(Exception):
     """A loss or gradient was NaN or infinite."""
 
@@ -61,8 +100,17 @@ class Trainer:
         self.events = events
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.progress = progress
+        self.dist = dist = distributed()
+        self.progress = progress and dist.main
         self.device = select_device(cfg.device)
+        if self.device.type == "cuda" and dist.world > 1:
+            self.device = torch.device("cuda", dist.local_rank)
+            torch.cuda.set_device(self.device)
+        init_distributed(dist, self.device)
+        if cfg.batch % dist.world:
+            raise TrainingError(f"batch {cfg.batch} does not split into {dist.world} processes",
+                                hint="choose a batch divisible by the number of processes")
+        self.local_batch = cfg.batch // dist.world
         self.process = events.process
 
         self.pre = make_parametrisation(cfg.parametrisation, events.momenta, events.process)
@@ -72,10 +120,10 @@ class Trainer:
         conserve = cfg.conserve_pt
         if conserve is None:
             conserve = balance < BALANCED
-            if not conserve:
+            if not conserve and dist.main:
                 warnings.warn(f"training sample does not balance in pT (median {balance:.1e}): "
                               "pT conservation is off", stacklevel=2)
-        elif conserve and balance >= BALANCED:
+        elif conserve and balance >= BALANCED and dist.main:
             warnings.warn(f"pT conservation is on, but the training sample does not balance (median {balance:.1e})",
                           stacklevel=2)
         self.conserve_pt = bool(conserve)
@@ -87,6 +135,14 @@ class Trainer:
         self.G = Generator(cfg.latent, cfg.hidden, cfg.layers, n_out).to(self.device)
         self.D = Discriminator(self.bridge.n_features, cfg.disc_hidden, cfg.disc_layers).to(self.device)
         self.G_ema = copy.deepcopy(self.G).requires_grad_(False)
+        # DDP wraps the networks for the updates it synchronises; other forwards use the plain modules
+        self.G_train, self.D_train = self.G, self.D
+        if dist.world > 1:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.G_train = DDP(self.G, device_ids=ids)
+            self.D_train = DDP(self.D, device_ids=ids)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=cfg.betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=cfg.betas)
         decay: Callable[[int], float] = lambda it: 1.0 / (1.0 + cfg.lr_decay * it)  # noqa: E731
@@ -98,7 +154,8 @@ class Trainer:
         with torch.no_grad():
             self.real_f = self.bridge.features(self.real_p, self.real_m)
         self.data_gen = torch.Generator().manual_seed(cfg.seed + 1)
-        self.noise_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 2)
+        # the same data stream on every rank (each takes its shard), its own noise stream per rank
+        self.noise_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 2 + 7919 * dist.rank)
         widths = cfg.mmd_widths or {}
         self.widths = [list(widths.get(r.name) or [r.width]) for r in self.process.resonances]
         self.centre = [r.mass for r in self.process.resonances]
@@ -118,12 +175,13 @@ class Trainer:
         return contextlib.nullcontext()
 
     def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Features (B, F) and resonance masses (B, R) of a random training batch."""
+        """This rank's shard of the features (B/K, F) and the whole batch's resonance masses (B, R)."""
         idx = torch.randint(len(self.real_f), (self.cfg.batch,), generator=self.data_gen).to(self.device)
-        return self.real_f[idx], self.real_m[idx]
+        lb, r = self.local_batch, self.dist.rank
+        return self.real_f[idx[r * lb : (r + 1) * lb]], self.real_m[idx]
 
     def _noise(self) -> torch.Tensor:
-        return torch.randn(self.cfg.batch, self.cfg.latent, generator=self.noise_gen, device=self.device)
+        return torch.randn(self.local_batch, self.cfg.latent, generator=self.noise_gen, device=self.device)
 
     @staticmethod
     def _check(*values: torch.Tensor, params=()) -> None:
@@ -145,7 +203,7 @@ class Trainer:
             f_real = f_real.detach().requires_grad_(True)
             f_fake = f_fake.detach().requires_grad_(True)
             with self._autocast():
-                l_real, l_fake = self.D(f_real).float(), self.D(f_fake).float()
+                l_real, l_fake = self.D_train(torch.cat([f_real, f_fake])).float().split(len(f_real))
             loss_d = discriminator_loss(l_real, l_fake)
             # lazy regularisation: every reg_every-th step, weighted up to keep the average
             lazy = cfg.reg_weight > 0 and self.iteration % cfg.reg_every == 0
@@ -159,13 +217,14 @@ class Trainer:
         _, m_real = self._real_batch()
         self.D.requires_grad_(False)  # the generator step needs D's input gradients only
         with self._autocast():
-            x = self.G(self._noise())
+            x = self.G_train(self._noise())
         p = self.bridge.to_momenta(x)
         m = self.bridge.masses(p)
         with self._autocast():
             l_gen = self.D(self.bridge.features(p, m)).float()
         loss_adv = generator_loss(l_gen)
-        loss_mmd = resonance_mmd(m, m_real, self.widths, cfg.mmd_kernel, self.centre)
+        # the MMD sees the whole batch: generated masses gathered from every rank
+        loss_mmd = resonance_mmd(gather(m, self.dist), m_real, self.widths, cfg.mmd_kernel, self.centre)
         loss_g = loss_adv + cfg.mmd_weight * loss_mmd
         self._check(loss_g)
         self.opt_g.zero_grad(set_to_none=True)
@@ -213,11 +272,19 @@ class Trainer:
         self.elapsed = float(state["elapsed"])
 
     def save_checkpoint(self) -> None:
+        """Rank 0 writes the checkpoint; every rank keeps its in-memory copy for NaN recovery."""
         state = self.state()
-        path = self.run_dir / CHECKPOINT
-        with atomic_output(path) as tmp:
-            torch.save(state, tmp)
+        if self.dist.main:
+            with atomic_output(self.run_dir / CHECKPOINT) as tmp:
+                torch.save(state, tmp)
+        self._barrier()
         self._good = copy.deepcopy(state)
+
+    def _barrier(self) -> None:
+        if self.dist.world > 1:
+            import torch.distributed as td
+
+            td.barrier()
 
     def resume(self) -> None:
         """Continue from ``run_dir/checkpoint.pt``; the loss log is cut back to that iteration."""
@@ -255,6 +322,8 @@ class Trainer:
         self._log({"event": "nan_recovery", "at": at, "restored": self.iteration})
 
     def _log(self, record: dict[str, Any]) -> None:
+        if not self.dist.main:
+            return
         with open(self.run_dir / LOSSES, "a") as f:
             f.write(json.dumps(record) + "\n")
 
@@ -265,11 +334,13 @@ class Trainer:
         from tqdm import tqdm
 
         cfg = self.cfg
-        save_card(cfg, self.run_dir / "card.yaml")
+        if self.dist.main:
+            save_card(cfg, self.run_dir / "card.yaml")
         if resume:
             self.resume()
         else:
-            (self.run_dir / LOSSES).unlink(missing_ok=True)
+            if self.dist.main:
+                (self.run_dir / LOSSES).unlink(missing_ok=True)
             self.save_checkpoint()
         running: dict[str, float] = {}
         bar = tqdm(total=cfg.iterations, initial=self.iteration, disable=not self.progress, unit="it", desc="fit")
@@ -294,8 +365,22 @@ class Trainer:
                     self.elapsed = time.perf_counter() - t0
                     self.save_checkpoint()
         model = self.trained_model()
-        model.save(self.run_dir / MODEL)
+        if self.dist.main:
+            model.save(self.run_dir / MODEL)
+            self.plot_losses()
+        self._barrier()
         return model
+
+    def plot_losses(self) -> None:
+        """loss_curves.png in the run folder, from losses.jsonl."""
+        import matplotlib.pyplot as plt
+
+        from lhcgan.validate.plots import loss_figure
+
+        fig = loss_figure(self.run_dir / LOSSES)
+        with atomic_output(self.run_dir / "loss_curves.png") as tmp:
+            fig.savefig(tmp, dpi=90, format="png")
+        plt.close(fig)
 
     def trained_model(self) -> TrainedModel:
         return TrainedModel(

@@ -92,9 +92,11 @@ def test_tiny_fit_end_to_end(tmp_path, ttbar_lhe, capsys):
         args += ["--set", s]
     code, stdout, _ = run(capsys, *args)
     assert code == 0
-    for name in ("model.pt", "checkpoint.pt", "card.yaml", "losses.jsonl", "generated.root", "generated.lhe"):
+    for name in ("model.pt", "checkpoint.pt", "card.yaml", "losses.jsonl", "loss_curves.png", "generated.root",
+                 "generated.lhe"):
         assert (out / name).is_file() and name in stdout
     assert len(lhcgan.read(out / "generated.root")) == 2000
+    assert (out / "validation" / "metrics.json").is_file() and (out / "validation" / "loss_curves.png").is_file()
     code, stdout, _ = run(capsys, "generate", "-m", str(out / "model.pt"), "-n", "1500", "-o", str(tmp_path / "g.root"))
     assert code == 0 and len(lhcgan.read(tmp_path / "g.root")) == 1500
     code, _, err = run(capsys, "fit", str(ttbar_lhe), "--set", "hiden=3", "--out", str(out), "-q")
