@@ -144,9 +144,13 @@ class DecayParametrisation:
         for c, (top, w, b, q1, q2) in enumerate(self.cascades):
             pt, eta, phi = xp.exp(y[:, c * k]), y[:, c * k + 1], y[:, c * k + 2]
             tops.append(physics.from_pt_eta_phi(pt, eta, phi))
-        if conserve_pt:  # share the imbalance between the tops: decay products follow, masses stay
-            shift = sum(t[:, :2] for t in tops) / len(tops)
-            tops = [xp.concatenate([t[:, :2] - shift, t[:, 2:]], axis=-1) for t in tops]
+        if conserve_pt:
+            # the last top recoils against the others: its own pT and φ coordinates are not used, the decay
+            # products follow and the masses stay; the network need not learn back-to-back tops
+            recoil = -sum(t[:, :2] for t in tops[:-1])
+            c = len(tops) - 1
+            pz = xp.hypot(recoil[:, 0], recoil[:, 1]) * xp.sinh(y[:, c * k + 1])  # its own η, the recoil's pT
+            tops[-1] = xp.concatenate([recoil, pz[:, None]], axis=-1)
         out: list = [None] * self.process.n_particles
         for c, (top, w, b, q1, q2) in enumerate(self.cascades):
             col = y[:, c * k : (c + 1) * k]
