@@ -22,19 +22,13 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
-    from lhcgan.reading import open_reader
-    from lhcgan.reading import _check_accepted
+    from lhcgan.reading import checked, open_reader
     from lhcgan.writing import output_format, write
 
     output_format(args.output)  # fail on a bad suffix before reading anything
     reader = open_reader(args.input, collection=args.collection)
-
-    def chunks():
-        yield from reader
-        _check_accepted(reader.report)
-
     kwargs = {"ecm": args.ecm} if args.ecm and args.output.endswith((".lhe", ".lhe.gz")) else {}
-    n = write(chunks(), args.output, **kwargs)
+    n = write(checked(reader), args.output, **kwargs)
     print(reader.report.summary())
     print(f"wrote {n} events to {args.output}")
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -118,11 +119,20 @@ class Events:
         """Masses of the process's resonances, shape (N, n_resonances), float64 GeV."""
         return physics.resonance_masses(self.momenta, self.process)
 
+    def flavour_counts(self) -> Counter[tuple[int, ...]]:
+        """Number of events of each flavour combination (a tuple of 6 PDG ids)."""
+        combos, counts = np.unique(self.pdg, axis=0, return_counts=True)
+        return Counter({tuple(int(i) for i in c): int(n) for c, n in zip(combos, counts)})
+
     def flavour_fractions(self) -> dict[tuple[int, ...], float]:
         """Fractions of each flavour combination (a tuple of 6 PDG ids), summing to 1."""
-        combos, counts = np.unique(self.pdg, axis=0, return_counts=True)
-        total = counts.sum()
-        return {tuple(int(i) for i in c): float(n / total) for c, n in zip(combos, counts)}
+        return counts_to_fractions(self.flavour_counts())
+
+
+def counts_to_fractions(counts: Mapping[tuple[int, ...], int]) -> dict[tuple[int, ...], float]:
+    """Flavour counts → fractions summing to 1."""
+    total = sum(counts.values())
+    return {k: n / total for k, n in counts.items()}
 
 
 def sample_flavours(

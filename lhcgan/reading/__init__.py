@@ -17,7 +17,7 @@ from lhcgan.reading.report import ReadReport
 from lhcgan.reading.root import RootReader
 from lhcgan.reading.source import ROOT_MAGIC, sniff
 
-__all__ = ["LHEReader", "ReadReport", "RootReader", "iterate", "open_reader", "read"]
+__all__ = ["LHEReader", "ReadReport", "RootReader", "checked", "iterate", "open_reader", "read"]
 
 
 def open_reader(
@@ -33,19 +33,21 @@ def open_reader(
     return LHEReader(path, process)
 
 
-def iterate(path: str | os.PathLike[str], **kwargs) -> Iterator[Events]:
-    """Stream `Events` chunks from a file; raises `WrongProcessError` at the end if none was accepted."""
-    reader = open_reader(path, **kwargs)
+def checked(reader: LHEReader | RootReader) -> Iterator[Events]:
+    """The reader's chunks, then `WrongProcessError` if it accepted no event at all."""
     yield from reader
     _check_accepted(reader.report)
+
+
+def iterate(path: str | os.PathLike[str], **kwargs) -> Iterator[Events]:
+    """Stream `Events` chunks from a file; raises `WrongProcessError` at the end if none was accepted."""
+    yield from checked(open_reader(path, **kwargs))
 
 
 def read(path: str | os.PathLike[str], **kwargs) -> Events:
     """Read every accepted event of a file; ``.report`` tells what was read and skipped."""
     reader = open_reader(path, **kwargs)
-    chunks = list(reader)
-    _check_accepted(reader.report)
-    events = Events.concatenate(chunks)
+    events = Events.concatenate(list(checked(reader)))
     events.report = reader.report
     return events
 

@@ -19,7 +19,7 @@ import numpy as np
 import uproot
 
 from lhcgan import physics
-from lhcgan.events import Events, to_fraction_table
+from lhcgan.events import Events, counts_to_fractions, to_fraction_table
 from lhcgan.version import __version__
 from lhcgan.writing.atomic import atomic_output
 from lhcgan.writing.chunks import as_chunks
@@ -80,8 +80,7 @@ def write_root(
             flavours: Counter[tuple[int, ...]] = Counter()
             for chunk in as_chunks(events):
                 process, last_meta = chunk.process, chunk.meta  # the last chunk knows most (e.g. σ)
-                combos, counts = np.unique(chunk.pdg, axis=0, return_counts=True)
-                flavours.update({tuple(int(i) for i in c): int(k) for c, k in zip(combos, counts)})
+                flavours.update(chunk.flavour_counts())
                 pending.append(chunk)
                 n_pending += len(chunk)
                 n_total += len(chunk)
@@ -92,7 +91,7 @@ def write_root(
                 "lhcgan_version": __version__,
                 "n_events": n_total,
                 "process": None if process is None else process.to_dict(),
-                "flavour_fractions": to_fraction_table({k: v / n_total for k, v in flavours.items()}) if n_total else None,
+                "flavour_fractions": to_fraction_table(counts_to_fractions(flavours)) if n_total else None,
             }
             info |= {k: v for k, v in last_meta.items() if k in ("source", "ecm", "cross_section_pb", "generator", "seed")}
             info |= metadata or {}
