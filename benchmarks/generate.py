@@ -3,14 +3,16 @@
     python benchmarks/generate.py [--model data/ttbar_model.pt] [--events 2000000]
 
 Prints: generation into a ROOT file (events/s), Pythia 8's own parton-level event
-loop on the same machine, the generator's FLOP-bound limit (the measured fp32
-matmul rate divided by the generator's FLOPs per event), and training iterations/s
-for the default and paper presets.
+loop on the same machine, the generator network alone in fp32 and in the precision
+the model runs in (bf16 on CPUs with native bf16), the generator's FLOP-bound limit
+(the measured matmul rate in that precision divided by the generator's FLOPs per
+event), and training iterations/s for the default and paper presets.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import platform
 import tempfile
 import time
@@ -21,7 +23,8 @@ import torch
 import lhcgan
 from lhcgan.config import load_card
 from lhcgan.generate import generate
-from lhcgan.modelfile import TrainedModel
+from lhcgan.model import Generator, autocast
+from lhcgan.modelfile import NET_SLICE, TrainedModel
 from lhcgan.simulate import make_pythia, pythia_settings, simulate
 from lhcgan.train import Trainer
 
@@ -39,6 +42,20 @@ def matmul_rate(n: int = 2048, repeat: int = 10, dtype=torch.float32) -> float:
 def generator_flops(model: TrainedModel) -> int:
     """Multiply-adds × 2 per event of the generator's linear layers."""
     return sum(2 * m.in_features * m.out_features for m in model.generator.modules() if isinstance(m, torch.nn.Linear))
+
+
+@torch.no_grad()
+def network_rate(model: TrainedModel, z: torch.Tensor, bf16: bool) -> float:
+    """Events/s of the generator network alone, fp32 or under bf16 autocast, in generation's slices."""
+    ctx = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+    with ctx:
+        for c in z.split(NET_SLICE):
+            model.generator(c)
+        t0 = time.perf_counter()
+        for _ in range(3):
+            for c in z.split(NET_SLICE):
+                model.generator(c)
+    return 3 * len(z) / (time.perf_counter() - t0)
 
 
 def pythia_rate(n: int) -> float:
@@ -76,14 +93,17 @@ def main() -> None:
         t0 = time.perf_counter()
         generate(args.events, d / "gen.root", model=model, seed=3)
         gen_rate = args.events / (time.perf_counter() - t0)
-        with torch.no_grad():
-            z = torch.randn(200_000, model.generator.latent)
-            model.generator(z)
-            t0 = time.perf_counter()
-            model.generator(z)
-            net_rate = len(z) / (time.perf_counter() - t0)
+        z = model.generator.noise(200_000)
+        net_rate = network_rate(model, z, bf16=False)
+        cfg = model.config
+        bf16 = isinstance(autocast(torch.device("cpu"), cfg.bf16, cfg.cpu_bf16), torch.autocast)
+        net_rate_used = network_rate(model, z, bf16=True) if bf16 else net_rate
+        paper = load_card("paper")
+        paper_net = TrainedModel(Generator(paper.latent, paper.hidden, paper.layers, 18, paper.residual), model.bridge,
+                                 model.process, paper, {})
+        paper_rates = (network_rate(paper_net, z, bf16=False), network_rate(paper_net, z, bf16=True))
         py_rate = pythia_rate(100_000)
-        flop_limit = matmul_rate() / generator_flops(model)
+        flop_limit = matmul_rate(dtype=torch.bfloat16 if bf16 else torch.float32) / generator_flops(model)
         simulate(50_000, d / "train.root", seed=9)
         events = lhcgan.read(d / "train.root")
         train = {p: training_rate(events, p, args.train_steps if p == "default" else max(args.train_steps // 3, 5), d)
@@ -92,10 +112,15 @@ def main() -> None:
     print(f"lhcgan {lhcgan.__version__} generation benchmark, {platform.machine()}, {threads} threads, "
           f"generator {arch} ({generator_flops(model) / 1e6:.2f} MFLOP/event)")
     print(f"{'generation → ROOT (lhcgan generate)':<46} {gen_rate:>12,.0f} ev/s")
-    print(f"{'generator network alone (fp32)':<46} {net_rate:>12,.0f} ev/s")
+    precision = "bf16" if bf16 else "fp32"
+    print(f"{'generator network alone, fp32':<46} {net_rate:>12,.0f} ev/s")
+    if bf16:
+        print(f"{'generator network alone, bf16 (as generated)':<46} {net_rate_used:>12,.0f} ev/s")
     print(f"{'Pythia 8 next(), parton level, one process':<46} {py_rate:>12,.0f} ev/s   lhcgan/Pythia {gen_rate / py_rate:.2f}×")
-    print(f"{'FLOP limit (fp32 matmul rate / FLOP per event)':<46} {flop_limit:>12,.0f} ev/s   "
-          f"network {net_rate / flop_limit:.0%}, end to end {gen_rate / flop_limit:.0%} of it")
+    print(f"{f'FLOP limit ({precision} matmul rate / FLOP per event)':<46} {flop_limit:>12,.0f} ev/s   "
+          f"network {net_rate_used / flop_limit:.0%}, end to end {gen_rate / flop_limit:.0%} of it")
+    print(f"{'paper-size generator (10×512) alone, fp32 / bf16':<46} {paper_rates[0]:>12,.0f} ev/s   "
+          f"{paper_rates[1]:,.0f} ev/s in bf16")
     for preset, (rate, ms) in train.items():
         print(f"{'training, preset ' + preset:<46} {rate:>12.2f} it/s   ({ms:.0f} ms per D+G update, batch 1024)")
 

@@ -23,12 +23,14 @@ class FitConfig:
     Attributes:
         layers, hidden: generator depth and width (hidden layers × units).
         disc_layers, disc_hidden: discriminator depth and width.
-        latent: dimension of the noise.
+        latent: dimension of the (unit logistic) noise.
+        residual: the generator adds its noise's first 18 components to its output (needs latent ≥ 18).
         parametrisation: what the generator's 18 outputs mean: "decay" (top pT, η, φ, masses and
             decay angles; every event on its mass shells) or "momenta" (standardised 3-momenta).
         batch: events per batch, for both networks and the MMD.
         iterations: generator updates.
         lr, betas: Adam settings; the learning rate decays as lr / (1 + lr_decay · iteration).
+        lr_d: the discriminator's learning rate, if other than lr (two time-scale updates).
         d_steps: discriminator updates per generator update.
         reg_weight: weight γ of the Roth et al. gradient regulariser, added as γ/2 · Ω.
         reg_every: compute Ω only every n-th step, weighted by n (lazy regularisation).
@@ -36,14 +38,20 @@ class FitConfig:
         mmd_kernel: "breit-wigner", "gauss" or "cauchy".
         mmd_widths: kernel widths per resonance name, GeV; None: the physical widths.
         disc_masses: give the discriminator the standardised resonance masses too.
+        disc_coordinates: give the discriminator the decay parametrisation's coordinates too.
         conserve_pt: project generated events onto Σpx = Σpy = 0; None: on when the sample balances.
         ema: decay of the exponential moving average of the generator used for sampling (0: none).
+        random_azimuth: rotate every generated event about the beam by a uniform random angle
+            (pp collisions are azimuthally symmetric): exact φ marginals, nothing else changes.
+        select_every: every this many iterations score the (EMA) generator, the largest W1/σ of the
+            quarks' pT and η against 50 000 training events, and ship the best-scoring state (0: the last).
         seed: the one seed of the run.
         checkpoint_every: iterations between checkpoints.
         log_every: iterations between loss-log lines.
         device: "auto" (CUDA when present), "cpu" or "cuda".
         bf16: bf16 autocast for the networks on CUDA.
-        cpu_bf16: bf16 autocast for the networks on the CPU (AVX-512 bf16 / AMX); off by default.
+        cpu_bf16: bf16 autocast for the networks on the CPU; None: when the CPU has native bf16
+            (AVX-512 bf16 or AMX). Generation follows the model's setting.
     """
 
     layers: int = 6
@@ -51,10 +59,12 @@ class FitConfig:
     disc_layers: int = 6
     disc_hidden: int = 256
     latent: int = 18
+    residual: bool = True
     parametrisation: str = "decay"
     batch: int = 1024
     iterations: int = 20000
     lr: float = 5e-4
+    lr_d: float | None = None
     betas: tuple[float, float] = (0.5, 0.9)
     lr_decay: float = 1e-4
     d_steps: int = 1
@@ -64,14 +74,17 @@ class FitConfig:
     mmd_kernel: str = "breit-wigner"
     mmd_widths: dict[str, list[float]] | None = None
     disc_masses: bool = True
+    disc_coordinates: bool = True
     conserve_pt: bool | None = None
     ema: float = 0.999
+    select_every: int = 0
+    random_azimuth: bool = True
     seed: int = 1
     checkpoint_every: int = 1000
     log_every: int = 50
     device: str = "auto"
     bf16: bool = True
-    cpu_bf16: bool = False
+    cpu_bf16: bool | None = None
     preset: str = field(default="default", compare=False)
 
     def __post_init__(self) -> None:
@@ -82,8 +95,12 @@ class FitConfig:
                      "checkpoint_every", "log_every"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be ≥ 1, got {getattr(self, name)}")
+        if int(self.select_every) < 0:
+            raise ConfigError(f"select_every must be ≥ 0, got {self.select_every}")
         if not 0 <= self.ema < 1:
             raise ConfigError(f"ema must be in [0, 1), got {self.ema}")
+        if self.residual and self.latent < 18:
+            raise ConfigError(f"a residual generator needs latent ≥ 18, got {self.latent}")
         if self.parametrisation not in ("decay", "momenta"):
             raise ConfigError(f"parametrisation must be decay or momenta, got {self.parametrisation!r}")
         if self.device not in ("auto", "cpu", "cuda"):

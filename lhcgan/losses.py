@@ -64,6 +64,9 @@ def _kernel_and_slope(d: torch.Tensor, width: float, name: str) -> tuple[torch.T
     return k, k * r * d * -2  # d/dd h²/(d² + h²) = −2 d h² / (d² + h²)²
 
 
+MMD_ROWS = 64  # rows per block of the kernel matrices
+
+
 class _MMD2(torch.autograd.Function):
     """MMD² with its gradient with respect to x computed in the forward pass.
 
@@ -74,18 +77,23 @@ class _MMD2(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: torch.Tensor, y: torch.Tensor, widths: tuple[float, ...], name: str) -> torch.Tensor:
         n, m = len(x), len(y)
-        dxx = x[:, None] - x[None, :]
-        dxy = x[:, None] - y[None, :]
-        dyy = y[:, None] - y[None, :]
         total = x.new_zeros(())
         grad = torch.zeros_like(x)
+        # in blocks of rows: each block's matrices stay in the CPU's cache through the few elementwise
+        # passes of the kernel and its slope (2.2× faster than whole 1024 × 1024 matrices here)
         for w in widths:
-            kxx, gxx = _kernel_and_slope(dxx, w, name)
-            kxy, gxy = _kernel_and_slope(dxy, w, name)
-            kyy, _ = _kernel_and_slope(dyy, w, name)
-            total += kxx.mean() + kyy.mean() - 2 * kxy.mean()
-            # k is even, so x_i enters Σ_ab k(x_a − x_b) through row i and column i alike
-            grad += gxx.sum(1) * (2 / n**2) - gxy.sum(1) * (2 / (n * m))
+            sxx = sxy = syy = x.new_zeros(())
+            for i in range(0, n, MMD_ROWS):
+                xb = x[i : i + MMD_ROWS, None]
+                kxx, gxx = _kernel_and_slope(xb - x[None, :], w, name)
+                kxy, gxy = _kernel_and_slope(xb - y[None, :], w, name)
+                sxx, sxy = sxx + kxx.sum(), sxy + kxy.sum()
+                # k is even, so x_i enters Σ_ab k(x_a − x_b) through row i and column i alike
+                grad[i : i + MMD_ROWS] += gxx.sum(1) * (2 / n**2) - gxy.sum(1) * (2 / (n * m))
+            for i in range(0, m, MMD_ROWS):
+                kyy, _ = _kernel_and_slope(y[i : i + MMD_ROWS, None] - y[None, :], w, name)
+                syy = syy + kyy.sum()
+            total += sxx / n**2 + syy / m**2 - 2 * sxy / (n * m)
         ctx.save_for_backward(grad)
         return total
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import torch
 from torch import nn
 
 from lhcgan import physics
-from lhcgan.preprocessing import DecayParametrisation, Standardizer
+from lhcgan.preprocessing import LOGISTIC, DecayParametrisation, Standardizer
 from lhcgan.process import Process
 
 
@@ -32,6 +34,21 @@ def project_pt(p: torch.Tensor) -> torch.Tensor:
 
 
 Parametrisation = Standardizer | DecayParametrisation
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU multiplies bf16 matrices natively (AVX-512 bf16 or AMX)."""
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
+
+
+def autocast(device: torch.device, bf16: bool = True, cpu_bf16: bool | None = None) -> contextlib.AbstractContextManager:
+    """bf16 autocast for the networks: on CUDA if ``bf16``; on the CPU if ``cpu_bf16`` (None: if native)."""
+    if device.type == "cuda" and bf16:
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    if device.type == "cpu" and (cpu_has_bf16() if cpu_bf16 is None else cpu_bf16):
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 def make_parametrisation(kind: str, momenta: np.ndarray, process: Process) -> Parametrisation:
@@ -62,12 +79,13 @@ class Bridge(nn.Module):
     """
 
     def __init__(self, param: Parametrisation, feat: Standardizer, process: Process, mass_mean: np.ndarray,
-                 mass_scale: np.ndarray, conserve_pt: bool, disc_masses: bool) -> None:
+                 mass_scale: np.ndarray, conserve_pt: bool, disc_masses: bool, disc_coordinates: bool = False) -> None:
         super().__init__()
         self.param = param
         self.process = process
         self.conserve_pt = conserve_pt
         self.disc_masses = disc_masses
+        self.disc_coordinates = disc_coordinates and isinstance(param, DecayParametrisation)
         self.register_buffer("mean", torch.as_tensor(feat.mean, dtype=torch.float32))
         self.register_buffer("scale", torch.as_tensor(feat.scale, dtype=torch.float32))
         self.register_buffer("mass_mean", torch.as_tensor(mass_mean, dtype=torch.float32))
@@ -75,7 +93,8 @@ class Bridge(nn.Module):
 
     @property
     def n_features(self) -> int:
-        return len(self.mean) + (len(self.mass_mean) if self.disc_masses else 0)
+        return (len(self.mean) + (len(self.mass_mean) if self.disc_masses else 0)
+                + (len(self.mean) if self.disc_coordinates else 0))
 
     def to_momenta(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 18) network output → (B, 6, 3) float64 GeV, balanced in pT when ``conserve_pt``."""
@@ -90,24 +109,47 @@ class Bridge(nn.Module):
         return physics.resonance_masses(p, self.process)
 
     def features(self, p: torch.Tensor, masses: torch.Tensor | None = None) -> torch.Tensor:
-        """Discriminator inputs (float32): standardised momenta, and standardised masses if enabled."""
-        x = ((p.reshape(p.shape[0], -1) - self.mean.double()) / self.scale.double()).float()
-        if not self.disc_masses:
-            return x
-        m = self.masses(p) if masses is None else masses
-        return torch.cat([x, ((m - self.mass_mean.double()) / self.mass_scale.double()).float()], dim=-1)
+        """Discriminator inputs (B, n_features) float32 from momenta (B, 6, 3) GeV.
+
+        Standardised momenta; then, if enabled, the standardised resonance masses and the
+        decay parametrisation's coordinates (top pT, η, φ, masses, helicity angles), where
+        the production and decay correlations are plain to see.
+        """
+        parts = [((p.reshape(p.shape[0], -1) - self.mean.double()) / self.scale.double()).float()]
+        if self.disc_masses:
+            m = self.masses(p) if masses is None else masses
+            parts.append(((m - self.mass_mean.double()) / self.mass_scale.double()).float())
+        if self.disc_coordinates:
+            parts.append(self.param.forward(p).float())
+        return torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]
 
 
 class Generator(nn.Module):
-    """Noise (B, latent) → standardised momenta (B, 18)."""
+    """Noise (B, latent) → the parametrisation's coordinates (B, n_out).
 
-    def __init__(self, latent: int, hidden: int, layers: int, n_out: int) -> None:
+    The noise is unit-variance logistic, the distribution the decay parametrisation gives
+    each coordinate. With ``residual`` the network learns a correction to the identity on
+    the first n_out noise components: it starts from independent, already correct
+    marginals and has to learn the correlations and the remaining shape.
+    """
+
+    def __init__(self, latent: int, hidden: int, layers: int, n_out: int, residual: bool = False) -> None:
         super().__init__()
+        assert not residual or latent >= n_out, "a residual generator needs latent ≥ n_out"
         self.latent = latent
+        self.n_out = n_out
+        self.residual = residual
         self.net = mlp(latent, hidden, layers, n_out)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z)
+        x = self.net(z)
+        return x + z[:, : self.n_out].to(x.dtype) if self.residual else x
+
+    def noise(self, n: int, generator: torch.Generator | None = None,
+              device: torch.device | str | None = None) -> torch.Tensor:
+        """(n, latent) unit-variance logistic noise, float32."""
+        u = torch.rand(n, self.latent, generator=generator, device=device).clamp_(1e-7, 1 - 1e-7)
+        return torch.logit(u) * LOGISTIC
 
 
 class Discriminator(nn.Module):

@@ -69,6 +69,14 @@ def from_pt_eta_phi(pt: Array, eta: Array, phi: Array) -> Array:
     return xp.stack([pt * xp.cos(phi), pt * xp.sin(phi), pt * xp.sinh(eta)], axis=-1)
 
 
+def rotate_azimuth(p: Array, angle: Array) -> Array:
+    """Rotate events about the beam axis: p (N, n, 3) GeV by angle (N,) rad → (N, n, 3) GeV."""
+    xp = lib(p)
+    c, s = xp.cos(angle)[:, None], xp.sin(angle)[:, None]
+    px, py = p[..., 0], p[..., 1]
+    return xp.stack([c * px - s * py, s * px + c * py, p[..., 2]], axis=-1)
+
+
 def pt(p: Array) -> Array:
     """Transverse momentum, GeV. p: (..., 3)."""
     return lib(p).hypot(p[..., 0], p[..., 1])

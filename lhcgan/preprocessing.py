@@ -5,10 +5,13 @@ exactly invertible and written once for numpy arrays and torch tensors:
 
 * `Standardizer`: each momentum component standardised to zero mean, unit variance.
 * `DecayParametrisation` (the default): per top, its pT, η, φ, the top and W
-  masses and the decay angles of t → W b and W → q q̄′ in the rest frames, then
-  standardised. The resonance masses are coordinates of their own, so a narrow
-  peak is a narrow marginal for the network instead of a cancellation among
-  momenta, and every generated event is on its mass shells by construction.
+  masses and the decay angles of t → W b and W → q q̄′ in helicity frames, each
+  then mapped by `QuantileMap` onto a unit logistic distribution. The resonance
+  masses are coordinates of their own, so a narrow peak is a narrow marginal for
+  the network instead of a cancellation among momenta, and every generated event
+  is on its mass shells by construction. In these coordinates tt̄ events are
+  nearly independent marginals: only the top's pT, η and the t̄'s η are
+  correlated, so the generator's job is small.
 """
 
 from __future__ import annotations
@@ -72,25 +75,111 @@ class Standardizer:
         return cls(np.array(state["mean"]), np.array(state["scale"]))
 
 
+#: scale of the unit-variance logistic distribution: logit(u) · √3/π has variance 1
+LOGISTIC = float(np.sqrt(3.0) / np.pi)
+
+
+class QuantileMap:
+    """Per-coordinate monotone map of (N, D) values onto a unit-variance logistic distribution.
+
+    y = logit(F(x)) · √3/π with F the training sample's CDF, piecewise linear between
+    quantile knots; the inverse interpolates back. Outside the outermost knots values
+    are clamped to them: generated coordinates stay within the training range.
+
+    Attributes:
+        levels: (K,) strictly increasing CDF levels in (0, 1), shared by all coordinates.
+        knots: (D, K) strictly increasing quantiles per coordinate, in the coordinate's units.
+    """
+
+    def __init__(self, levels: np.ndarray, knots: np.ndarray) -> None:
+        self.levels = np.asarray(levels, dtype=np.float64)
+        self.knots = np.asarray(knots, dtype=np.float64)
+        assert self.knots.ndim == 2 and self.knots.shape[1] == len(self.levels)
+        assert (np.diff(self.knots, axis=1) > 0).all() and (np.diff(self.levels) > 0).all()
+
+    @property
+    def dim(self) -> int:
+        return len(self.knots)
+
+    @classmethod
+    def fit(cls, x: np.ndarray, n_knots: int = 2048) -> "QuantileMap":
+        """Fit on training values (N, D); knots are denser in the tails (even steps in logit(u))."""
+        x = np.asarray(x, dtype=np.float64)
+        edge = np.log(2.0 * len(x))  # logit of the outermost level 1/(2N)
+        levels = 1.0 / (1.0 + np.exp(-np.linspace(-edge, edge, n_knots)))
+        knots = np.quantile(x, levels, axis=0).T.copy()
+        knots[:, 0], knots[:, -1] = x.min(axis=0), x.max(axis=0)  # the whole training range inverts exactly
+        # ties (a repeated value) would make the inverse ambiguous: spread them by a hair
+        span = knots[:, -1:] - knots[:, :1]
+        knots = knots + np.arange(n_knots) * (1e-12 * np.where(span > 0, span, 1.0))
+        knots = np.maximum.accumulate(knots, axis=1)
+        return cls(levels, knots)
+
+    def forward(self, x: Array) -> Array:
+        """(N, D) values → (N, D) logistic coordinates."""
+        xp = lib(x)
+        u = _interp(x, *self._constants(x))
+        return xp.log(u / (1 - u)) * LOGISTIC
+
+    def inverse(self, y: Array) -> Array:
+        """(N, D) logistic coordinates → (N, D) values, within the outermost knots."""
+        knots, levels = self._constants(y)
+        u = 1 / (1 + lib(y).exp(-y / LOGISTIC))
+        return _interp(u, levels, knots)
+
+    def _constants(self, like: Array) -> tuple[Any, Any]:
+        """Knots (D, K) and levels broadcast to (D, K), as arrays of ``like``'s kind."""
+        levels = np.broadcast_to(self.levels, self.knots.shape)
+        if lib(like) is np:
+            return self.knots, levels
+        torch = lib(like)
+        kw = {"dtype": torch.float64, "device": like.device}
+        cache = getattr(self, "_cache", None)
+        if cache is None or cache[0] != like.device:
+            self._cache = (like.device, torch.as_tensor(self.knots, **kw), torch.as_tensor(levels.copy(), **kw))
+        return self._cache[1], self._cache[2]
+
+    def state_dict(self) -> dict[str, list]:
+        return {"levels": self.levels.tolist(), "knots": self.knots.tolist()}
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, list]) -> "QuantileMap":
+        return cls(np.array(state["levels"]), np.array(state["knots"]))
+
+
+def _interp(x: Array, xk: Array, yk: Array) -> Array:
+    """Piecewise-linear interpolation of each column of x (N, D) on knots xk → yk (D, K), clamped."""
+    if lib(x) is np:
+        return np.stack([np.interp(x[:, d], xk[d], yk[d]) for d in range(x.shape[1])], axis=-1)
+    torch = lib(x)
+    xc = x.to(xk.dtype).T.contiguous()
+    idx = torch.searchsorted(xk, xc).clamp(1, xk.shape[1] - 1)
+    x0, x1 = xk.gather(1, idx - 1), xk.gather(1, idx)
+    y0, y1 = yk.gather(1, idx - 1), yk.gather(1, idx)
+    t = ((xc - x0) / (x1 - x0)).clamp(0, 1)
+    return (y0 + t * (y1 - y0)).T
+
+
 class DecayParametrisation:
     """Momenta of a two-step cascade (P → W b, W → q q̄′ for each primary resonance P) ↔ (N, 18).
 
     Coordinates per primary resonance, in this order: log pT, η, φ of P;
     asinh(2 (m − m₀) / Γ) for the masses of P and of W; polar and azimuthal angle
-    of W in the rest frame of P; the same for q in the rest frame of W. Rest frames
-    are reached from the lab by pure boosts, angles are measured against the lab
-    axes. The raw coordinates are then standardised.
+    of W in the rest frame of P, against P's flight direction (azimuth from the
+    plane of P and the beam); the same for q in the rest frame of W, reached
+    through P's, against W's flight there (azimuth from the plane of W and P). The raw coordinates are then mapped by a
+    `QuantileMap` fitted on the training sample.
 
     Attributes:
         process: the process; its topology decides which slots form each cascade.
-        mean, scale: (18,) standardisation of the raw coordinates.
+        marginals: the `QuantileMap` of the 18 raw coordinates.
     """
 
     per_cascade = 9
 
-    def __init__(self, process: Process, mean: np.ndarray, scale: np.ndarray) -> None:
+    def __init__(self, process: Process, marginals: QuantileMap | None = None) -> None:
         self.process = process
-        self.std = Standardizer(mean, scale)
+        self.marginals = marginals
         self.cascades = []
         for top in (r for r in process.resonances if r.parent is None):
             w = next(r for r in process.resonances if r.parent == top.name)
@@ -99,20 +188,10 @@ class DecayParametrisation:
             self.cascades.append((top, w, b, q1, q2))
         assert len(self.cascades) * self.per_cascade == 3 * process.n_particles
 
-    @property
-    def mean(self) -> np.ndarray:
-        return self.std.mean
-
-    @property
-    def scale(self) -> np.ndarray:
-        return self.std.scale
-
     @classmethod
     def fit(cls, momenta: np.ndarray, process: Process) -> "DecayParametrisation":
-        raw = cls(process, np.zeros(3 * process.n_particles), np.ones(3 * process.n_particles)).to_raw(
-            np.asarray(momenta, dtype=np.float64))
-        fitted = Standardizer.fit(raw.reshape(len(raw), -1, 3))
-        return cls(process, fitted.mean, fitted.scale)
+        raw = cls(process).to_raw(np.asarray(momenta, dtype=np.float64))
+        return cls(process, QuantileMap.fit(raw))
 
     def to_raw(self, p: Array) -> Array:
         """(N, 6, 3) GeV → (N, 18) raw coordinates."""
@@ -127,11 +206,19 @@ class DecayParametrisation:
             mt = physics.invariant_mass(p[:, [b, q1, q2]], m[[b, q1, q2]])
             mw = physics.invariant_mass(p[:, [q1, q2]], m[[q1, q2]])
             t3 = t4[:, 1:]
-            w_star = physics.boost(w4, t4, mt, to_rest=True)[:, 1:]
-            q_star = physics.boost(p4[q1], w4, mw, to_rest=True)[:, 1:]
+            # helicity frames: W in the top's rest frame against the top's flight direction, q in the W's
+            # rest frame (reached through the top's) against the W's flight there; the azimuths are
+            # measured from the planes with the beam and with the top, so W polarisation and spin
+            # effects become marginals instead of correlations among lab-axis angles
+            w_t = physics.boost(w4, t4, mt, to_rest=True)
+            q_t = physics.boost(p4[q1], t4, mt, to_rest=True)
+            q_w = physics.boost(q_t, w_t, mw, to_rest=True)[:, 1:]
+            w_t = w_t[:, 1:]
+            th_w, ph_w = _angles(w_t, t3, _beam(t3))
+            th_q, ph_q = _angles(q_w, w_t, t3)
             cols += [xp.log(xp.clip(physics.pt(t3), 1e-6, None)), physics.eta(t3), physics.phi(t3),
                      xp.arcsinh(2 * (mt - top.mass) / top.width), xp.arcsinh(2 * (mw - w.mass) / w.width),
-                     _polar(w_star), physics.phi(w_star), _polar(q_star), physics.phi(q_star)]
+                     th_w, ph_w, th_q, ph_q]
         return xp.stack(cols, axis=-1)
 
     def from_raw(self, y: Array, conserve_pt: bool = False) -> Array:
@@ -158,42 +245,77 @@ class DecayParametrisation:
             mt = xp.maximum(top.mass + 0.5 * top.width * xp.sinh(col[:, 3]), mw + m[b] + 1e-6)
             t3 = tops[c]
             t4 = xp.concatenate([xp.sqrt((t3 * t3).sum(-1) + mt * mt)[:, None], t3], axis=-1)
-            w_star = _at_rest(physics.two_body_momentum(mt, float(m[b]), mw), mw, col[:, 5], col[:, 6])
-            w4 = physics.boost(w_star, t4, mt)
-            q_star = _at_rest(physics.two_body_momentum(mw, float(m[q1]), float(m[q2])), float(m[q1]), col[:, 7], col[:, 8])
-            q4 = physics.boost(q_star, w4, mw)
+            w_t = _at_rest(physics.two_body_momentum(mt, float(m[b]), mw), mw, col[:, 5], col[:, 6], t3, _beam(t3))
+            w4 = physics.boost(w_t, t4, mt)
+            q_w = _at_rest(physics.two_body_momentum(mw, float(m[q1]), float(m[q2])), float(m[q1]),
+                           col[:, 7], col[:, 8], w_t[:, 1:], t3)
+            q4 = physics.boost(physics.boost(q_w, w_t, mw), t4, mt)
             out[b] = t4[:, 1:] - w4[:, 1:]
             out[q1] = q4[:, 1:]
             out[q2] = w4[:, 1:] - q4[:, 1:]
         return xp.stack(out, axis=1)
 
     def forward(self, momenta: Array) -> Array:
-        """(N, 6, 3) GeV → (N, 18) standardised coordinates."""
-        raw = self.to_raw(momenta)
-        return self.std.forward(raw.reshape(raw.shape[0], -1, 3))
+        """(N, 6, 3) GeV → (N, 18) network coordinates (unit logistic marginals)."""
+        assert self.marginals is not None, "fit() the parametrisation first"
+        return self.marginals.forward(self.to_raw(momenta))
 
     def inverse(self, x: Array, conserve_pt: bool = False) -> Array:
-        """(N, 18) standardised coordinates → (N, 6, 3) GeV."""
-        raw = self.std.inverse(x)
-        return self.from_raw(raw.reshape(raw.shape[0], -1), conserve_pt)
+        """(N, 18) network coordinates → (N, 6, 3) GeV."""
+        assert self.marginals is not None, "fit() the parametrisation first"
+        return self.from_raw(self.marginals.inverse(physics.to_float64(x)), conserve_pt)
 
-    def state_dict(self) -> dict[str, list[float]]:
-        return self.std.state_dict()
+    def state_dict(self) -> dict[str, list]:
+        assert self.marginals is not None
+        return self.marginals.state_dict()
 
     @classmethod
-    def from_state_dict(cls, state: dict[str, list[float]], process: Process) -> "DecayParametrisation":
-        return cls(process, np.array(state["mean"]), np.array(state["scale"]))
+    def from_state_dict(cls, state: dict[str, list], process: Process) -> "DecayParametrisation":
+        return cls(process, QuantileMap.from_state_dict(state))
 
 
-def _polar(v: Array) -> Array:
-    """Polar angle θ of 3-vectors (..., 3) against the z axis."""
+def _beam(like: Array) -> Array:
+    """The beam axis ẑ, broadcast like 3-vectors (N, 3)."""
+    xp = lib(like)
+    z = xp.zeros_like(like)
+    z[:, 2] = 1.0
+    return z
+
+
+def _frame(axis: Array, ref: Array) -> tuple[Array, Array, Array]:
+    """Orthonormal axes (x, y, z), each (N, 3): z along ``axis``, x in the plane of ``axis`` and ``ref``.
+
+    Where ``ref`` is (nearly) parallel to ``axis`` the plane is undefined and x falls back to a lab axis.
+    """
+    xp = lib(axis)
+    z = axis / xp.sqrt((axis * axis).sum(-1, keepdims=True))
+    x = ref - (ref * z).sum(-1, keepdims=True) * z
+    norm = xp.sqrt((x * x).sum(-1, keepdims=True))
+    bad = norm < 1e-9 * xp.sqrt((ref * ref).sum(-1, keepdims=True))
+    if bool(bad.any()):
+        lab_x = xp.zeros_like(z)
+        lab_x[:, 0] = 1.0
+        alt = lab_x - z[:, :1] * z
+        x = xp.where(bad, alt, x)
+        norm = xp.sqrt((x * x).sum(-1, keepdims=True))
+    x = x / norm
+    y = xp.stack([z[:, 1] * x[:, 2] - z[:, 2] * x[:, 1], z[:, 2] * x[:, 0] - z[:, 0] * x[:, 2],
+                  z[:, 0] * x[:, 1] - z[:, 1] * x[:, 0]], axis=-1)
+    return x, y, z
+
+
+def _angles(v: Array, axis: Array, ref: Array) -> tuple[Array, Array]:
+    """Polar and azimuthal angle (N,) of 3-vectors v (N, 3) in the frame of `_frame` (axis, ref)."""
     xp = lib(v)
-    return xp.arctan2(physics.pt(v), v[..., 2])
+    x, y, z = _frame(axis, ref)
+    vx, vy, vz = (v * x).sum(-1), (v * y).sum(-1), (v * z).sum(-1)
+    return xp.arctan2(xp.hypot(vx, vy), vz), xp.arctan2(vy, vx)
 
 
-def _at_rest(p: Array, mass, theta: Array, phi: Array) -> Array:
-    """Four-momentum (N, 4) of a particle of ``mass`` with momentum p in direction (θ, φ)."""
+def _at_rest(p: Array, mass, theta: Array, phi: Array, axis: Array, ref: Array) -> Array:
+    """Four-momentum (N, 4) of a particle of ``mass`` with momentum p at (θ, φ) in the frame (axis, ref)."""
     xp = lib(p)
+    x, y, z = _frame(axis, ref)
     st = xp.sin(theta)
-    v = xp.stack([p * st * xp.cos(phi), p * st * xp.sin(phi), p * xp.cos(theta)], axis=-1)
+    v = (p * st * xp.cos(phi))[:, None] * x + (p * st * xp.sin(phi))[:, None] * y + (p * xp.cos(theta))[:, None] * z
     return xp.concatenate([xp.sqrt(p * p + mass * mass)[:, None], v], axis=-1)

@@ -21,7 +21,7 @@ from lhcgan.config import FitConfig, save_card
 from lhcgan.errors import TrainingError
 from lhcgan.events import Events, to_fraction_table
 from lhcgan.losses import discriminator_loss, generator_loss, resonance_mmd, roth_regularizer
-from lhcgan.model import Bridge, Discriminator, Generator, make_parametrisation
+from lhcgan.model import Bridge, Discriminator, Generator, autocast, make_parametrisation
 from lhcgan.modelfile import TrainedModel
 from lhcgan.preprocessing import Standardizer
 from lhcgan.writing.atomic import atomic_output
@@ -30,6 +30,7 @@ CHECKPOINT = "checkpoint.pt"
 MODEL = "model.pt"
 LOSSES = "losses.jsonl"
 MAX_RECOVERIES = 10
+SELECT_EVENTS = 50_000  # training events model selection compares against
 BALANCED = 1e-6  # median |Σ pT| / Σ |pT| below which a sample counts as balanced
 
 
@@ -110,6 +111,9 @@ class Trainer:
             raise TrainingError(f"batch {cfg.batch} does not split into {dist.world} processes",
                                 hint="choose a batch divisible by the number of processes")
         self.local_batch = cfg.batch // dist.world
+        # automatic CPU bf16 stays off under DDP: gloo processes running oneDNN bf16 kernels were seen to
+        # abort at exit ("terminate called without an active exception"); cpu_bf16: true still forces it
+        self.cpu_bf16 = False if cfg.cpu_bf16 is None and dist.world > 1 and self.device.type == "cpu" else cfg.cpu_bf16
         self.process = events.process
 
         self.pre = make_parametrisation(cfg.parametrisation, events.momenta, events.process)
@@ -129,9 +133,9 @@ class Trainer:
 
         torch.manual_seed(cfg.seed)  # weight initialisation
         self.bridge = Bridge(self.pre, self.feat, self.process, masses.mean(0), masses.std(0), self.conserve_pt,
-                             cfg.disc_masses).to(self.device)
+                             cfg.disc_masses, cfg.disc_coordinates).to(self.device)
         n_out = 3 * self.process.n_particles
-        self.G = Generator(cfg.latent, cfg.hidden, cfg.layers, n_out).to(self.device)
+        self.G = Generator(cfg.latent, cfg.hidden, cfg.layers, n_out, cfg.residual).to(self.device)
         self.D = Discriminator(self.bridge.n_features, cfg.disc_hidden, cfg.disc_layers).to(self.device)
         self.G_ema = copy.deepcopy(self.G).requires_grad_(False)
         # DDP wraps the networks for the updates it synchronises; other forwards use the plain modules
@@ -143,7 +147,7 @@ class Trainer:
             self.G_train = DDP(self.G, device_ids=ids)
             self.D_train = DDP(self.D, device_ids=ids)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=cfg.betas)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=cfg.betas)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d or cfg.lr, betas=cfg.betas)
         decay: Callable[[int], float] = lambda it: 1.0 / (1.0 + cfg.lr_decay * it)  # noqa: E731
         self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, decay)
         self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, decay)
@@ -163,15 +167,16 @@ class Trainer:
         self.recoveries = 0
         self.elapsed = 0.0
         self._good: dict[str, Any] | None = None
+        # model selection: the EMA generator is scored against a fixed subset of the training sample
+        self.best: dict[str, Any] | None = None
+        if cfg.select_every:
+            pick = np.random.default_rng(cfg.seed).permutation(len(events))[:SELECT_EVENTS]
+            self._select_ref = _selection_observables(events.momenta[pick])
 
     # -- one iteration -----------------------------------------------------------------------------
 
     def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.device.type == "cuda" and self.cfg.bf16:
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        if self.device.type == "cpu" and self.cfg.cpu_bf16:
-            return torch.autocast("cpu", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        return autocast(self.device, self.cfg.bf16, self.cpu_bf16)
 
     def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """This rank's shard of the features (B/K, F) and the whole batch's resonance masses (B, R)."""
@@ -180,7 +185,7 @@ class Trainer:
         return self.real_f[idx[r * lb : (r + 1) * lb]], self.real_m[idx]
 
     def _noise(self) -> torch.Tensor:
-        return torch.randn(self.local_batch, self.cfg.latent, generator=self.noise_gen, device=self.device)
+        return self.G.noise(self.local_batch, self.noise_gen, self.device)
 
     @staticmethod
     def _check(*values: torch.Tensor, params=()) -> None:
@@ -242,6 +247,30 @@ class Trainer:
         return {"loss_d": loss_d.item(), "reg": reg.item(), "loss_g": loss_adv.item(), "mmd": loss_mmd.item(),
                 "d_real": torch.sigmoid(l_real).mean().item(), "d_fake": torch.sigmoid(l_fake).mean().item()}
 
+    # -- model selection ---------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def selection_score(self) -> float:
+        """Largest W1/σ of the six quarks' pT and η: EMA generator (fixed noise) against training events.
+
+        The same on every rank (identical weights and noise), so all ranks keep the same best model.
+        """
+        n = len(next(iter(self._select_ref.values())))
+        z = self.G_ema.noise(n, torch.Generator(device=self.device).manual_seed(self.cfg.seed + 3), self.device)
+        with self._autocast():
+            x = self.G_ema(z)
+        p = self.bridge.to_momenta(x).cpu().numpy()
+        p = p[np.isfinite(p).all(axis=(1, 2))]
+        gen = _selection_observables(p)
+        return float(max(_w1(gen[k], ref) / ref.std() for k, ref in self._select_ref.items()))
+
+    def _select(self) -> float:
+        score = self.selection_score()
+        if self.best is None or score < self.best["score"]:
+            self.best = {"score": score, "iteration": self.iteration,
+                         "G_ema": {k: v.detach().cpu().clone() for k, v in self.G_ema.state_dict().items()}}
+        return score
+
     # -- checkpoints -------------------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
@@ -253,7 +282,7 @@ class Trainer:
             "sched_g": self.sched_g.state_dict(), "sched_d": self.sched_d.state_dict(),
             "data_gen": self.data_gen.get_state(), "noise_gen": self.noise_gen.get_state(),
             "config": self.cfg.to_dict(), "preprocessing": self.feat.state_dict(),
-            "recoveries": self.recoveries, "elapsed": self.elapsed,
+            "recoveries": self.recoveries, "elapsed": self.elapsed, "best": self.best,
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -269,6 +298,7 @@ class Trainer:
         self.iteration = int(state["iteration"])
         self.recoveries = int(state["recoveries"])
         self.elapsed = float(state["elapsed"])
+        self.best = copy.deepcopy(state.get("best"))
 
     def save_checkpoint(self) -> None:
         """Rank 0 writes the checkpoint; every rank keeps its in-memory copy for NaN recovery."""
@@ -356,8 +386,11 @@ class Trainer:
                 bar.update(1)
                 for k, v in losses.items():
                     running[k] = v if k not in running else 0.98 * running[k] + 0.02 * v
-                if self.iteration % cfg.log_every == 0 or self.iteration == cfg.iterations:
-                    self._log({"iteration": self.iteration, **losses, "lr": self.sched_g.get_last_lr()[0]})
+                record: dict[str, Any] = {}
+                if cfg.select_every and (self.iteration % cfg.select_every == 0 or self.iteration == cfg.iterations):
+                    record["selection"] = self._select()
+                if record or self.iteration % cfg.log_every == 0 or self.iteration == cfg.iterations:
+                    self._log({"iteration": self.iteration, **losses, "lr": self.sched_g.get_last_lr()[0], **record})
                     bar.set_postfix(D=f"{running['loss_d']:.3f}", G=f"{running['loss_g']:.3f}",
                                     MMD=f"{running['mmd']:.2e}")
                 if self.iteration % cfg.checkpoint_every == 0 or self.iteration == cfg.iterations:
@@ -382,8 +415,12 @@ class Trainer:
         plt.close(fig)
 
     def trained_model(self) -> TrainedModel:
+        """The model to ship: the EMA generator, or with selection on, its best-scoring state so far."""
+        generator = copy.deepcopy(self.G_ema).cpu()
+        if self.best is not None:
+            generator.load_state_dict(self.best["G_ema"])
         return TrainedModel(
-            generator=copy.deepcopy(self.G_ema).cpu(),
+            generator=generator,
             bridge=copy.deepcopy(self.bridge).cpu(),
             process=self.process,
             config=self.cfg,
@@ -394,6 +431,8 @@ class Trainer:
                 "source": str(self.events.meta.get("source")),
                 "training_events": len(self.events),
                 "iterations": self.iteration,
+                "selected_iteration": self.best["iteration"] if self.best else self.iteration,
+                "selection_score": self.best["score"] if self.best else None,
                 "seed": self.cfg.seed,
                 "training_seconds": round(self.elapsed, 1),
                 "flavour_fractions": to_fraction_table(self.events.flavour_fractions()),
@@ -401,3 +440,13 @@ class Trainer:
         )
 
 
+def _selection_observables(momenta: np.ndarray) -> dict[str, np.ndarray]:
+    """pT and η of every slot of momenta (N, n, 3) GeV: the marginals model selection compares."""
+    return {f"{name}{i}": f(momenta[:, i]) for i in range(momenta.shape[1])
+            for name, f in (("pt", physics.pt), ("eta", physics.eta))}
+
+
+def _w1(a: np.ndarray, b: np.ndarray) -> float:
+    from lhcgan.validate.metrics import wasserstein1
+
+    return wasserstein1(a, b)

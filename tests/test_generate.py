@@ -55,3 +55,23 @@ def test_bad_model_files(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a model")
     with pytest.raises(InputError, match="cannot load the model"):
         TrainedModel.load(tmp_path / "junk.pt")
+
+
+def test_a_model_of_another_format_asks_for_a_retrain(model, tmp_path):
+    import torch
+
+    model.save(tmp_path / "m.pt")
+    d = torch.load(tmp_path / "m.pt", weights_only=True)
+    d["format"] = "lhcgan-model/1"
+    torch.save(d, tmp_path / "old.pt")
+    with pytest.raises(InputError, match="model format lhcgan-model/1 .*retrain"):
+        TrainedModel.load(tmp_path / "old.pt")
+
+
+def test_the_shipped_model_loads_and_generates_on_shell():
+    shipped = TrainedModel.load()  # data/ttbar_model.pt, the default of `lhcgan generate`
+    ev = shipped.sample(5000, seed=1)
+    m = ev.resonance_masses()
+    for k, r in enumerate(ev.process.resonances):
+        assert abs(np.median(m[:, k]) - r.mass) < r.width, r.name
+    assert np.median(physics.pt_balance(ev.momenta)) < 1e-12

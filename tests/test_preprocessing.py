@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from lhcgan.preprocessing import Standardizer
+from lhcgan.preprocessing import LOGISTIC, QuantileMap, Standardizer
 
 
 def sample(n=2000, seed=0):
@@ -42,7 +42,10 @@ def test_decay_parametrisation_inverse_float64(ttbar):
     pre = DecayParametrisation.fit(ttbar.momenta, ttbar.process)
     x = pre.forward(ttbar.momenta)
     assert x.shape == (len(ttbar), 18)
-    np.testing.assert_allclose(x.mean(axis=0), 0, atol=1e-10)
+    # unit logistic marginals: centred, unit variance, median 0
+    np.testing.assert_allclose(x.mean(axis=0), 0, atol=0.02)
+    np.testing.assert_allclose(x.std(axis=0), 1, atol=0.03)
+    np.testing.assert_allclose(np.median(x, axis=0), 0, atol=5e-3)
     back = pre.inverse(x)
     np.testing.assert_allclose(back, ttbar.momenta, rtol=1e-9, atol=1e-8)
     # torch gives the same numbers, and gradients flow back to the coordinates
@@ -75,3 +78,39 @@ def test_decay_parametrisation_is_on_shell_and_balanced_for_any_input(ttbar):
     physical = energy < 6500  # beyond, η reaches 15 and float64 rounding grows like γ²
     assert physical.mean() > 0.5
     assert (m_t[physical] > m_wp[physical] + 4.7 - 1e-6).all()  # above threshold by construction
+
+
+def test_quantile_map_gives_logistic_marginals_and_inverts():
+    rng = np.random.default_rng(3)
+    x = np.stack([rng.exponential(2.0, 50_000), rng.normal(80.4, 1.0, 50_000), rng.uniform(-np.pi, np.pi, 50_000)], -1)
+    qm = QuantileMap.fit(x, n_knots=512)
+    y = qm.forward(x)
+    # the quartiles of a unit logistic are ±ln 3 · √3/π
+    for col in y.T:
+        np.testing.assert_allclose(np.quantile(col, [0.25, 0.5, 0.75]), [-np.log(3) * LOGISTIC, 0, np.log(3) * LOGISTIC],
+                                   atol=0.01)
+    np.testing.assert_allclose(qm.inverse(y), x, rtol=1e-10, atol=1e-10)
+    yt = torch.tensor(y, requires_grad=True)
+    back = qm.inverse(yt)
+    np.testing.assert_allclose(back.detach().numpy(), x, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(qm.forward(torch.tensor(x)).numpy(), y, rtol=1e-10, atol=1e-12)
+    back.sum().backward()
+    assert (yt.grad > 0).all()  # monotone increasing in every coordinate
+    # far outside the training range values clamp to the outermost knots
+    far = qm.inverse(np.full((1, 3), 50.0))
+    np.testing.assert_allclose(far[0], x.max(axis=0), rtol=1e-8)
+    again = QuantileMap.from_state_dict(qm.state_dict())
+    np.testing.assert_array_equal(again.forward(x[:10]), y[:10])
+
+
+def test_decay_angles_are_helicity_angles(ttbar):
+    from lhcgan.preprocessing import DecayParametrisation
+
+    raw = DecayParametrisation(ttbar.process).to_raw(ttbar.momenta)
+    cos_u, cos_d = np.cos(raw[:, 7]), np.cos(raw[:, 16])
+    # W from top decay: F_L ≈ 0.3, F_R ≈ 0; the partner of the charged-lepton-like antiquark (u in W+) goes
+    # forward, <cos θ*> = +(F_L − F_R)/2 ≈ 0.15; the d in W− (lepton-like) backward by CP
+    assert 0.11 < cos_u.mean() < 0.19
+    assert -0.19 < cos_d.mean() < -0.11
+    # the W's direction in the unpolarised top's rest frame is isotropic
+    assert abs(np.cos(raw[:, 5]).mean()) < 0.05

@@ -130,9 +130,10 @@ def _two_d(xg, yg, xt, yt, xr, yr, xl: str, yl: str) -> plt.Figure:
 def loss_figure(path: Path) -> plt.Figure:
     """Loss curves from a run's losses.jsonl."""
     records = [json.loads(ln) for ln in path.read_text().splitlines()]
-    records = [r for r in records if "iteration" in r]
+    records = [r for r in records if "loss_d" in r]
     it = np.array([r["iteration"] for r in records])
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    selected = [r for r in records if "selection" in r]
+    fig, axes = plt.subplots(1, 3 if selected else 2, figsize=(15 if selected else 10, 4))
     for key, label in (("loss_d", "discriminator"), ("loss_g", "generator (adversarial)")):
         axes[0].plot(it, [r[key] for r in records], label=label)
     axes[0].set_xlabel("iteration")
@@ -141,5 +142,9 @@ def loss_figure(path: Path) -> plt.Figure:
     axes[1].semilogy(it, [max(r["mmd"], 1e-12) for r in records], color="tab:green")
     axes[1].set_xlabel("iteration")
     axes[1].set_ylabel("resonance-mass MMD²")
+    if selected:
+        axes[2].semilogy([r["iteration"] for r in selected], [r["selection"] for r in selected], "o-", color="tab:red")
+        axes[2].set_xlabel("iteration")
+        axes[2].set_ylabel("model selection: max W1/σ of quark pT, η")
     fig.tight_layout()
     return fig
