@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import numpy as np
 import torch
@@ -36,6 +37,7 @@ def project_pt(p: torch.Tensor) -> torch.Tensor:
 Parametrisation = Standardizer | DecayParametrisation
 
 
+@functools.cache
 def cpu_has_bf16() -> bool:
     """Whether this CPU multiplies bf16 matrices natively (AVX-512 bf16 or AMX)."""
     probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")

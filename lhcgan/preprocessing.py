@@ -96,6 +96,7 @@ class QuantileMap:
         self.knots = np.asarray(knots, dtype=np.float64)
         assert self.knots.ndim == 2 and self.knots.shape[1] == len(self.levels)
         assert (np.diff(self.knots, axis=1) > 0).all() and (np.diff(self.levels) > 0).all()
+        self._cache: tuple | None = None  # (device, knots, levels) as torch tensors, made on first use
 
     @property
     def dim(self) -> int:
@@ -134,8 +135,7 @@ class QuantileMap:
             return self.knots, levels
         torch = lib(like)
         kw = {"dtype": torch.float64, "device": like.device}
-        cache = getattr(self, "_cache", None)
-        if cache is None or cache[0] != like.device:
+        if self._cache is None or self._cache[0] != like.device:
             self._cache = (like.device, torch.as_tensor(self.knots, **kw), torch.as_tensor(levels.copy(), **kw))
         return self._cache[1], self._cache[2]
 

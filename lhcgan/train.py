@@ -255,6 +255,8 @@ class Trainer:
 
         The same on every rank (identical weights and noise), so all ranks keep the same best model.
         """
+        from lhcgan.validate.metrics import wasserstein1
+
         n = len(next(iter(self._select_ref.values())))
         z = self.G_ema.noise(n, torch.Generator(device=self.device).manual_seed(self.cfg.seed + 3), self.device)
         with self._autocast():
@@ -262,7 +264,7 @@ class Trainer:
         p = self.bridge.to_momenta(x).cpu().numpy()
         p = p[np.isfinite(p).all(axis=(1, 2))]
         gen = _selection_observables(p)
-        return float(max(_w1(gen[k], ref) / ref.std() for k, ref in self._select_ref.items()))
+        return float(max(wasserstein1(gen[k], ref) / ref.std() for k, ref in self._select_ref.items()))
 
     def _select(self) -> float:
         score = self.selection_score()
@@ -444,9 +446,3 @@ def _selection_observables(momenta: np.ndarray) -> dict[str, np.ndarray]:
     """pT and η of every slot of momenta (N, n, 3) GeV: the marginals model selection compares."""
     return {f"{name}{i}": f(momenta[:, i]) for i in range(momenta.shape[1])
             for name, f in (("pt", physics.pt), ("eta", physics.eta))}
-
-
-def _w1(a: np.ndarray, b: np.ndarray) -> float:
-    from lhcgan.validate.metrics import wasserstein1
-
-    return wasserstein1(a, b)
