@@ -110,19 +110,24 @@ class Bridge(nn.Module):
         """Resonance masses (B, n_resonances), computed in float64, GeV."""
         return physics.resonance_masses(p, self.process)
 
-    def features(self, p: torch.Tensor, masses: torch.Tensor | None = None) -> torch.Tensor:
+    def features(self, p: torch.Tensor, masses: torch.Tensor | None = None,
+                 x: torch.Tensor | None = None) -> torch.Tensor:
         """Discriminator inputs (B, n_features) float32 from momenta (B, 6, 3) GeV.
 
         Standardised momenta; then, if enabled, the standardised resonance masses and the
         decay parametrisation's coordinates (top pT, η, φ, masses, helicity angles), where
-        the production and decay correlations are plain to see.
+        the production and decay correlations are plain to see. ``masses`` (B, R) GeV and,
+        for generated events, the network output ``x`` (B, 18) they were built from spare
+        recomputing them: the coordinates then come from ``realised(x)``, not from a map
+        back from momenta.
         """
         parts = [((p.reshape(p.shape[0], -1) - self.mean.double()) / self.scale.double()).float()]
         if self.disc_masses:
             m = self.masses(p) if masses is None else masses
             parts.append(((m - self.mass_mean.double()) / self.mass_scale.double()).float())
         if self.disc_coordinates:
-            parts.append(self.param.forward(p).float())
+            coords = self.param.forward(p) if x is None else self.param.realised(x, self.conserve_pt)
+            parts.append(coords.float())
         return torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]
 
 

@@ -97,6 +97,11 @@ class QuantileMap:
         assert self.knots.ndim == 2 and self.knots.shape[1] == len(self.levels)
         assert (np.diff(self.knots, axis=1) > 0).all() and (np.diff(self.levels) > 0).all()
         self._cache: tuple | None = None  # (device, knots, levels) as torch tensors, made on first use
+        # levels evenly spaced in logit(u) (as `fit` makes them) let the inverse find its interval by
+        # arithmetic instead of a binary search
+        logit = np.log(self.levels / (1 - self.levels))
+        step = np.diff(logit)
+        self._even = (float(logit[0]), float(step.mean())) if np.allclose(step, step.mean(), rtol=1e-9) else None
 
     @property
     def dim(self) -> int:
@@ -116,28 +121,42 @@ class QuantileMap:
         knots = np.maximum.accumulate(knots, axis=1)
         return cls(levels, knots)
 
-    def forward(self, x: Array) -> Array:
-        """(N, D) values → (N, D) logistic coordinates."""
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """The logistic coordinates of the outermost knots: the range the inverse covers."""
+        lo, hi = self.levels[0], self.levels[-1]
+        return float(np.log(lo / (1 - lo)) * LOGISTIC), float(np.log(hi / (1 - hi)) * LOGISTIC)
+
+    def forward(self, x: Array, columns: list[int] | None = None) -> Array:
+        """(N, D) values → (N, D) logistic coordinates; with ``columns``, x holds only those."""
         xp = lib(x)
-        u = _interp(x, *self._constants(x))
+        u = _interp(x, *self._constants(x, columns))
         return xp.log(u / (1 - u)) * LOGISTIC
 
-    def inverse(self, y: Array) -> Array:
-        """(N, D) logistic coordinates → (N, D) values, within the outermost knots."""
-        knots, levels = self._constants(y)
-        u = 1 / (1 + lib(y).exp(-y / LOGISTIC))
-        return _interp(u, levels, knots)
+    def inverse(self, y: Array, columns: list[int] | None = None) -> Array:
+        """(N, D) logistic coordinates → (N, D) values, within the outermost knots; ``columns`` as in forward."""
+        knots, levels = self._constants(y, columns)
+        xp = lib(y)
+        u = 1 / (1 + xp.exp(-y / LOGISTIC))
+        if xp is np or self._even is None:
+            return _interp(u, levels, knots)
+        start, step = self._even
+        with xp.no_grad():
+            idx = ((y / LOGISTIC - start) / step).floor_().clamp_(0, len(self.levels) - 2).long().T.contiguous()
+        return _interp(u, levels, knots, idx + 1)
 
-    def _constants(self, like: Array) -> tuple[Any, Any]:
+    def _constants(self, like: Array, columns: list[int] | None = None) -> tuple[Any, Any]:
         """Knots (D, K) and levels broadcast to (D, K), as arrays of ``like``'s kind."""
         levels = np.broadcast_to(self.levels, self.knots.shape)
         if lib(like) is np:
-            return self.knots, levels
-        torch = lib(like)
-        kw = {"dtype": torch.float64, "device": like.device}
-        if self._cache is None or self._cache[0] != like.device:
-            self._cache = (like.device, torch.as_tensor(self.knots, **kw), torch.as_tensor(levels.copy(), **kw))
-        return self._cache[1], self._cache[2]
+            knots = self.knots
+        else:
+            torch = lib(like)
+            kw = {"dtype": torch.float64, "device": like.device}
+            if self._cache is None or self._cache[0] != like.device:
+                self._cache = (like.device, torch.as_tensor(self.knots, **kw), torch.as_tensor(levels.copy(), **kw))
+            knots, levels = self._cache[1], self._cache[2]
+        return (knots, levels) if columns is None else (knots[columns], levels[columns])
 
     def state_dict(self) -> dict[str, list]:
         return {"levels": self.levels.tolist(), "knots": self.knots.tolist()}
@@ -147,13 +166,17 @@ class QuantileMap:
         return cls(np.array(state["levels"]), np.array(state["knots"]))
 
 
-def _interp(x: Array, xk: Array, yk: Array) -> Array:
-    """Piecewise-linear interpolation of each column of x (N, D) on knots xk → yk (D, K), clamped."""
+def _interp(x: Array, xk: Array, yk: Array, idx: Array | None = None) -> Array:
+    """Piecewise-linear interpolation of each column of x (N, D) on knots xk → yk (D, K), clamped.
+
+    ``idx`` (D, N), if known, is each value's interval: the index of its upper knot.
+    """
     if lib(x) is np:
         return np.stack([np.interp(x[:, d], xk[d], yk[d]) for d in range(x.shape[1])], axis=-1)
     torch = lib(x)
     xc = x.to(xk.dtype).T.contiguous()
-    idx = torch.searchsorted(xk, xc).clamp(1, xk.shape[1] - 1)
+    if idx is None:
+        idx = torch.searchsorted(xk, xc).clamp(1, xk.shape[1] - 1)
     x0, x1 = xk.gather(1, idx - 1), xk.gather(1, idx)
     y0, y1 = yk.gather(1, idx - 1), yk.gather(1, idx)
     t = ((xc - x0) / (x1 - x0)).clamp(0, 1)
@@ -187,6 +210,14 @@ class DecayParametrisation:
             q1, q2 = (i for i, s in enumerate(process.slots) if s.parent == w.name)
             self.cascades.append((top, w, b, q1, q2))
         assert len(self.cascades) * self.per_cascade == 3 * process.n_particles
+        # per-cascade constants as (C, 1) columns: from_raw works on all cascades at once, arrays (C, N, ...)
+        col = lambda v: np.asarray(v, dtype=np.float64)[:, None]  # noqa: E731
+        m = process.masses
+        self._top = (col([c[0].mass for c in self.cascades]), col([c[0].width for c in self.cascades]))
+        self._w = (col([c[1].mass for c in self.cascades]), col([c[1].width for c in self.cascades]))
+        self._m = {key: col([m[c[j]] for c in self.cascades]) for j, key in ((2, "b"), (3, "q1"), (4, "q2"))}
+        # slot order of the stacked (b, q1, q2) of every cascade
+        self._slots = np.argsort([c[j] for c in self.cascades for j in (2, 3, 4)])
 
     @classmethod
     def fit(cls, momenta: np.ndarray, process: Process) -> "DecayParametrisation":
@@ -225,35 +256,27 @@ class DecayParametrisation:
         """(N, 18) raw coordinates → (N, 6, 3) GeV, on all mass shells; balanced in pT if asked."""
         xp = lib(y)
         y = physics.to_float64(y)
-        m = self.process.masses
-        k = self.per_cascade
-        tops = []
-        for c, (top, w, b, q1, q2) in enumerate(self.cascades):
-            pt, eta, phi = xp.exp(y[:, c * k]), y[:, c * k + 1], y[:, c * k + 2]
-            tops.append(physics.from_pt_eta_phi(pt, eta, phi))
+        n, k = y.shape[0], self.per_cascade
+        (mt0, gt), (mw0, gw) = (tuple(_like(a, y) for a in pair) for pair in (self._top, self._w))
+        mb, mq1, mq2 = (_like(self._m[key], y) for key in ("b", "q1", "q2"))
+        col = xp.moveaxis(y.reshape(n, -1, k), 1, 0)  # (C, N, 9): every cascade at once
+        t3 = physics.from_pt_eta_phi(xp.exp(col[..., 0]), col[..., 1], col[..., 2])
         if conserve_pt:
             # the last top recoils against the others: its own pT and φ coordinates are not used, the decay
             # products follow and the masses stay; the network need not learn back-to-back tops
-            recoil = -sum(t[:, :2] for t in tops[:-1])
-            c = len(tops) - 1
-            pz = xp.hypot(recoil[:, 0], recoil[:, 1]) * xp.sinh(y[:, c * k + 1])  # its own η, the recoil's pT
-            tops[-1] = xp.concatenate([recoil, pz[:, None]], axis=-1)
-        out: list = [None] * self.process.n_particles
-        for c, (top, w, b, q1, q2) in enumerate(self.cascades):
-            col = y[:, c * k : (c + 1) * k]
-            mw = xp.clip(w.mass + 0.5 * w.width * xp.sinh(col[:, 4]), m[q1] + m[q2] + 1e-6, None)
-            mt = xp.maximum(top.mass + 0.5 * top.width * xp.sinh(col[:, 3]), mw + m[b] + 1e-6)
-            t3 = tops[c]
-            t4 = xp.concatenate([xp.sqrt((t3 * t3).sum(-1) + mt * mt)[:, None], t3], axis=-1)
-            w_t = _at_rest(physics.two_body_momentum(mt, float(m[b]), mw), mw, col[:, 5], col[:, 6], t3, _beam(t3))
-            w4 = physics.boost(w_t, t4, mt)
-            q_w = _at_rest(physics.two_body_momentum(mw, float(m[q1]), float(m[q2])), float(m[q1]),
-                           col[:, 7], col[:, 8], w_t[:, 1:], t3)
-            q4 = physics.boost(physics.boost(q_w, w_t, mw), t4, mt)
-            out[b] = t4[:, 1:] - w4[:, 1:]
-            out[q1] = q4[:, 1:]
-            out[q2] = w4[:, 1:] - q4[:, 1:]
-        return xp.stack(out, axis=1)
+            recoil = -t3[:-1, :, :2].sum(0)
+            pz = xp.hypot(recoil[:, 0], recoil[:, 1]) * xp.sinh(col[-1, :, 1])  # its own η, the recoil's pT
+            t3 = xp.concatenate([t3[:-1], xp.concatenate([recoil, pz[:, None]], axis=-1)[None]], axis=0)
+        mw = xp.maximum(mw0 + 0.5 * gw * xp.sinh(col[..., 4]), mq1 + mq2 + 1e-6)
+        mt = xp.maximum(mt0 + 0.5 * gt * xp.sinh(col[..., 3]), mw + mb + 1e-6)
+        t4 = xp.concatenate([xp.sqrt((t3 * t3).sum(-1) + mt * mt)[..., None], t3], axis=-1)
+        w_t = _at_rest(physics.two_body_momentum(mt, mb, mw), mw, col[..., 5], col[..., 6], t3, _beam(t3))
+        w4 = physics.boost(w_t, t4, mt)
+        q_w = _at_rest(physics.two_body_momentum(mw, mq1, mq2), mq1, col[..., 7], col[..., 8], w_t[..., 1:], t3)
+        q4 = physics.boost(physics.boost(q_w, w_t, mw), t4, mt)
+        q1 = q4[..., 1:]
+        out = xp.stack([t4[..., 1:] - w4[..., 1:], q1, w4[..., 1:] - q1], axis=1)  # (C, 3, N, 3): b, q, q̄′
+        return xp.moveaxis(out.reshape(-1, n, 3)[self._slots], 0, 1)
 
     def forward(self, momenta: Array) -> Array:
         """(N, 6, 3) GeV → (N, 18) network coordinates (unit logistic marginals)."""
@@ -265,6 +288,38 @@ class DecayParametrisation:
         assert self.marginals is not None, "fit() the parametrisation first"
         return self.from_raw(self.marginals.inverse(physics.to_float64(x)), conserve_pt)
 
+    def realised(self, x: Array, conserve_pt: bool = False) -> Array:
+        """The coordinates (N, 18) of the event that ``inverse(x, conserve_pt)`` builds.
+
+        Equal to ``forward(inverse(x, conserve_pt))`` without the round trip through
+        momenta: x clamped to the map's range, the resonance masses clipped to their
+        decay thresholds as ``from_raw`` does and, with ``conserve_pt``, the last top's
+        pT and φ replaced by its recoil's. Differentiable like the round trip.
+        """
+        assert self.marginals is not None, "fit() the parametrisation first"
+        xp = lib(x)
+        x = physics.to_float64(x)
+        x = xp.clip(x, *self.marginals.bounds)
+        k = self.per_cascade
+        m = self.process.masses
+        cols = [c * k + j for c in range(len(self.cascades)) for j in (0, 2, 3, 4)]
+        raw = self.marginals.inverse(x[:, cols], cols)
+        new = []
+        for c, (top, w, b, q1, q2) in enumerate(self.cascades):
+            mw = xp.clip(w.mass + 0.5 * w.width * xp.sinh(raw[:, 4 * c + 3]), m[q1] + m[q2] + 1e-6, None)
+            mt = xp.maximum(top.mass + 0.5 * top.width * xp.sinh(raw[:, 4 * c + 2]), mw + m[b] + 1e-6)
+            new += [raw[:, 4 * c], raw[:, 4 * c + 1],
+                    xp.arcsinh(2 * (mt - top.mass) / top.width), xp.arcsinh(2 * (mw - w.mass) / w.width)]
+        if conserve_pt:
+            px = -sum(xp.exp(new[4 * c]) * xp.cos(new[4 * c + 1]) for c in range(len(self.cascades) - 1))
+            py = -sum(xp.exp(new[4 * c]) * xp.sin(new[4 * c + 1]) for c in range(len(self.cascades) - 1))
+            new[-4] = xp.log(xp.clip(xp.hypot(px, py), 1e-6, None))
+            new[-3] = xp.arctan2(py, px)
+        y = self.marginals.forward(xp.stack(new, axis=-1), cols)
+        keep = [j for j in range(x.shape[1]) if j not in cols]
+        order = np.argsort(keep + cols)
+        return xp.concatenate([x[:, keep], y], axis=-1)[:, order]
+
     def state_dict(self) -> dict[str, list]:
         assert self.marginals is not None
         return self.marginals.state_dict()
@@ -274,16 +329,20 @@ class DecayParametrisation:
         return cls(process, QuantileMap.from_state_dict(state))
 
 
+def _like(a: np.ndarray, like: Array) -> Array:
+    """A numpy constant as an array of ``like``'s kind, dtype and device."""
+    if lib(like) is np:
+        return a
+    return lib(like).as_tensor(a, dtype=like.dtype, device=like.device)
+
+
 def _beam(like: Array) -> Array:
-    """The beam axis ẑ, broadcast like 3-vectors (N, 3)."""
-    xp = lib(like)
-    z = xp.zeros_like(like)
-    z[:, 2] = 1.0
-    return z
+    """The beam axis ẑ, broadcast like 3-vectors (..., 3)."""
+    return lib(like).zeros_like(like) + _like(np.array([0.0, 0.0, 1.0]), like)
 
 
 def _frame(axis: Array, ref: Array) -> tuple[Array, Array, Array]:
-    """Orthonormal axes (x, y, z), each (N, 3): z along ``axis``, x in the plane of ``axis`` and ``ref``.
+    """Orthonormal axes (x, y, z), each (..., 3): z along ``axis``, x in the plane of ``axis`` and ``ref``.
 
     Where ``ref`` is (nearly) parallel to ``axis`` the plane is undefined and x falls back to a lab axis.
     """
@@ -293,19 +352,16 @@ def _frame(axis: Array, ref: Array) -> tuple[Array, Array, Array]:
     norm = xp.sqrt((x * x).sum(-1, keepdims=True))
     bad = norm < 1e-9 * xp.sqrt((ref * ref).sum(-1, keepdims=True))
     if bool(bad.any()):
-        lab_x = xp.zeros_like(z)
-        lab_x[:, 0] = 1.0
-        alt = lab_x - z[:, :1] * z
-        x = xp.where(bad, alt, x)
+        x = xp.where(bad, _like(np.array([1.0, 0.0, 0.0]), z) - z[..., :1] * z, x)
         norm = xp.sqrt((x * x).sum(-1, keepdims=True))
     x = x / norm
-    y = xp.stack([z[:, 1] * x[:, 2] - z[:, 2] * x[:, 1], z[:, 2] * x[:, 0] - z[:, 0] * x[:, 2],
-                  z[:, 0] * x[:, 1] - z[:, 1] * x[:, 0]], axis=-1)
+    y = xp.stack([z[..., 1] * x[..., 2] - z[..., 2] * x[..., 1], z[..., 2] * x[..., 0] - z[..., 0] * x[..., 2],
+                  z[..., 0] * x[..., 1] - z[..., 1] * x[..., 0]], axis=-1)
     return x, y, z
 
 
 def _angles(v: Array, axis: Array, ref: Array) -> tuple[Array, Array]:
-    """Polar and azimuthal angle (N,) of 3-vectors v (N, 3) in the frame of `_frame` (axis, ref)."""
+    """Polar and azimuthal angle (...,) of 3-vectors v (..., 3) in the frame of `_frame` (axis, ref)."""
     xp = lib(v)
     x, y, z = _frame(axis, ref)
     vx, vy, vz = (v * x).sum(-1), (v * y).sum(-1), (v * z).sum(-1)
@@ -313,9 +369,9 @@ def _angles(v: Array, axis: Array, ref: Array) -> tuple[Array, Array]:
 
 
 def _at_rest(p: Array, mass, theta: Array, phi: Array, axis: Array, ref: Array) -> Array:
-    """Four-momentum (N, 4) of a particle of ``mass`` with momentum p at (θ, φ) in the frame (axis, ref)."""
+    """Four-momentum (..., 4) of a particle of ``mass`` with momentum p at (θ, φ) in the frame (axis, ref)."""
     xp = lib(p)
     x, y, z = _frame(axis, ref)
     st = xp.sin(theta)
-    v = (p * st * xp.cos(phi))[:, None] * x + (p * st * xp.sin(phi))[:, None] * y + (p * xp.cos(theta))[:, None] * z
-    return xp.concatenate([xp.sqrt(p * p + mass * mass)[:, None], v], axis=-1)
+    v = (p * st * xp.cos(phi))[..., None] * x + (p * st * xp.sin(phi))[..., None] * y + (p * xp.cos(theta))[..., None] * z
+    return xp.concatenate([xp.sqrt(p * p + mass * mass)[..., None], v], axis=-1)
