@@ -149,8 +149,15 @@ class Generator(nn.Module):
         self.net = mlp(latent, hidden, layers, n_out)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        x = self.net(z)
-        return x + z[:, : self.n_out].to(x.dtype) if self.residual else x
+        """(B, latent) → (B, n_out) float32.
+
+        Under bf16 autocast the hidden layers run in bf16 but the output layer in float32:
+        the coordinates then carry float32 resolution, not bf16's three digits.
+        """
+        h = self.net[:-1](z)
+        with torch.autocast(z.device.type, enabled=False):
+            x = self.net[-1](h.float())
+        return x + z[:, : self.n_out] if self.residual else x
 
     def noise(self, n: int, generator: torch.Generator | None = None,
               device: torch.device | str | None = None) -> torch.Tensor:

@@ -149,7 +149,6 @@ class Trainer:
         # fused: one kernel per update instead of a dozen small ops per parameter tensor
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=cfg.betas, fused=True)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d or cfg.lr, betas=cfg.betas, fused=True)
-        self._d_params = list(self.D.parameters())
         decay: Callable[[int], float] = lambda it: 1.0 / (1.0 + cfg.lr_decay * it)  # noqa: E731
         self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, decay)
         self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, decay)
@@ -191,12 +190,12 @@ class Trainer:
 
     @staticmethod
     def _check(*values: torch.Tensor, params=()) -> None:
-        for v in values:
-            if not torch.isfinite(v).all():
-                raise _NonFinite
-        for p in params:
-            if p.grad is not None and not torch.isfinite(p.grad).all():
-                raise _NonFinite
+        """Raise _NonFinite if a scalar in ``values`` or a gradient of ``params`` is NaN or infinite."""
+        # one norm per gradient in a single call: NaN or inf anywhere makes its tensor's norm non-finite
+        grads = [p.grad for p in params if p.grad is not None]
+        scalars = [v.detach().float().reshape(()) for v in (*values, *(torch._foreach_norm(grads) if grads else []))]
+        if scalars and not bool(torch.isfinite(torch.stack(scalars)).all()):
+            raise _NonFinite
 
     def step(self) -> dict[str, float]:
         """One iteration: ``d_steps`` discriminator updates, one generator update, EMA."""
@@ -226,8 +225,7 @@ class Trainer:
             reg = roth_regularizer(l_real, f_real, l_fake, f_fake) if lazy else loss_d.new_zeros(())
             self._check(loss_d, reg)
             self.opt_d.zero_grad(set_to_none=True)
-            # inputs=: no gradient is wanted for the features themselves
-            (loss_d + 0.5 * cfg.reg_weight * cfg.reg_every * reg).backward(inputs=self._d_params)
+            (loss_d + 0.5 * cfg.reg_weight * cfg.reg_every * reg).backward()
             self._check(params=self.D.parameters())
             self.opt_d.step()
 

@@ -61,3 +61,40 @@ def test_gan_losses_and_regulariser():
     d_r, d_f = torch.sigmoid(x_real @ w), torch.sigmoid(x_fake @ w)
     expected = w.pow(2).sum() * (((1 - d_r) ** 2).mean() + (d_f**2).mean())
     assert omega.item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_resonance_mmd_is_the_sum_of_its_terms_whatever_the_blocks(monkeypatch):
+    import lhcgan.losses as losses
+
+    gen = torch.Generator().manual_seed(3)
+    m1 = (torch.tensor([80.4, 80.4, 172.5, 172.5], dtype=torch.float64)
+          + 3 * torch.randn(300, 4, generator=gen, dtype=torch.float64)).requires_grad_(True)
+    m2 = m1.detach()[:250] + torch.randn(250, 4, generator=gen, dtype=torch.float64)
+    widths = [[2.085], [2.085, 6.0], [1.42], [1.42]]
+    for name in KERNELS:
+        separate = sum(mmd2(m1[:, k], m2[:, k], w, name) for k, w in enumerate(widths))
+        (g_sep,) = torch.autograd.grad(separate, m1)
+        for elements in (1000, 1 << 19):  # many small blocks (a ragged last one) and one block
+            monkeypatch.setattr(losses, "MMD_ELEMENTS", elements)
+            joint = resonance_mmd(m1, m2, widths, name)
+            (g_joint,) = torch.autograd.grad(joint, m1)
+            assert joint.item() == pytest.approx(separate.item(), rel=1e-7)  # sums in another order
+            torch.testing.assert_close(g_joint, g_sep)
+
+
+def test_regulariser_of_a_shared_batch_equals_separate_passes():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(5, 16), torch.nn.LeakyReLU(0.2), torch.nn.Linear(16, 1))
+    x_real, x_fake = torch.randn(20, 5, requires_grad=True), torch.randn(30, 5, requires_grad=True)
+    l_real, l_fake = net(torch.cat([x_real, x_fake])).squeeze(-1).split([20, 30])
+    shared = roth_regularizer(l_real, x_real, l_fake, x_fake)
+    l_real2, l_fake2 = net(x_real).squeeze(-1), net(x_fake).squeeze(-1)
+    (g_real,) = torch.autograd.grad(l_real2.sum(), x_real, create_graph=True)
+    (g_fake,) = torch.autograd.grad(l_fake2.sum(), x_fake, create_graph=True)
+    d_real, d_fake = torch.sigmoid(l_real2), torch.sigmoid(l_fake2)
+    separate = ((1 - d_real) ** 2 * g_real.pow(2).sum(-1)).mean() + (d_fake**2 * g_fake.pow(2).sum(-1)).mean()
+    assert shared.item() == pytest.approx(separate.item(), rel=1e-6)
+    grads = torch.autograd.grad(shared, list(net.parameters()))
+    expected = torch.autograd.grad(separate, list(net.parameters()))
+    for a, b in zip(grads, expected):
+        torch.testing.assert_close(a, b)

@@ -81,3 +81,19 @@ def test_discriminator_sees_the_decay_coordinates(ttbar):
     assert f.shape == (100, bridge.n_features) == (100, 18 + 4 + 18)
     np.testing.assert_allclose(f[:, 22:].numpy(), pre.forward(ttbar.momenta[:100]), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(f[:, 18:22].mean(0).numpy(), ((m[:100] - m.mean(0)) / m.std(0)).mean(0), atol=1e-5)
+
+
+def test_generator_output_layer_runs_in_float32_under_bf16_autocast():
+    from lhcgan.model import Generator, autocast
+
+    torch.manual_seed(0)
+    gen = Generator(18, 64, 3, 18, residual=False)
+    z = gen.noise(256)
+    with torch.no_grad():
+        with autocast(torch.device("cpu"), cpu_bf16=True):
+            x = gen(z)
+        exact = gen(z)
+    assert x.dtype == torch.float32
+    # not rounded to bf16's 8-bit mantissa on the way out, and within bf16's error of the float32 network
+    assert (x != x.bfloat16().float()).float().mean() > 0.9
+    torch.testing.assert_close(x, exact, rtol=0.05, atol=0.02)
