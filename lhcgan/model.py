@@ -151,13 +151,16 @@ class Generator(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """(B, latent) → (B, n_out) float32.
 
-        Under bf16 autocast the hidden layers run in bf16 but the output layer in float32:
-        the coordinates then carry float32 resolution, not bf16's three digits.
+        Under bf16 autocast a plain generator runs its output layer in float32, so the
+        coordinates carry float32 resolution, not bf16's three digits. A residual one
+        stays in bf16 throughout: it only outputs a correction to its float32 noise,
+        which bf16 rounds by a few MeV on a mass.
         """
+        if self.residual:
+            return self.net(z).float() + z[:, : self.n_out]
         h = self.net[:-1](z)
         with torch.autocast(z.device.type, enabled=False):
-            x = self.net[-1](h.float())
-        return x + z[:, : self.n_out] if self.residual else x
+            return self.net[-1](h.float())
 
     def noise(self, n: int, generator: torch.Generator | None = None,
               device: torch.device | str | None = None) -> torch.Tensor:
