@@ -117,8 +117,11 @@ def main() -> None:
         train = {  # label → (ms per step, the TF2 reference's ms on this machine, from the issue)
             "default preset (6×256)": (training_step_ms(events, "default", steps, d), 77),
             "default preset, regulariser every step": (training_step_ms(events, "default", steps, d, reg_every=1), 77),
-            "paper preset (10×512)": (training_step_ms(events, "paper", max(steps // 4, 3), d), 325),
-            "paper preset, fp32": (training_step_ms(events, "paper", max(steps // 4, 3), d, cpu_bf16=False), 325),
+            "default machinery at 10×512": (training_step_ms(events, "default", max(steps // 4, 3), d, layers=10,
+                                                             hidden=512, disc_layers=10, disc_hidden=512), 325),
+            "paper preset (10×512, fp32)": (training_step_ms(events, "paper", max(steps // 4, 3), d), 325),
+            "paper preset, --set cpu_bf16=true": (training_step_ms(events, "paper", max(steps // 4, 3), d,
+                                                                   cpu_bf16=True), 325),
         }
     arch = f"{model.config.layers}×{model.config.hidden}"
     print(f"lhcgan {lhcgan.__version__} generation benchmark, {platform.machine()}, {threads} threads, "

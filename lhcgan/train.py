@@ -215,13 +215,14 @@ class Trainer:
                     f_fake = self.bridge.features(self.bridge.to_momenta(x_k), x=x_k)
             else:
                 f_fake = f_gen
-            f_real = f_real.detach().requires_grad_(True)
-            f_fake = f_fake.detach().requires_grad_(True)
+            # lazy regularisation: every reg_every-th step, weighted up to keep the average
+            lazy = cfg.reg_weight > 0 and self.iteration % cfg.reg_every == 0
+            # input gradients only where the regulariser needs them
+            f_real = f_real.detach().requires_grad_(lazy)
+            f_fake = f_fake.detach().requires_grad_(lazy)
             with self._autocast():
                 l_real, l_fake = self.D_train(torch.cat([f_real, f_fake])).float().split(len(f_real))
             loss_d = discriminator_loss(l_real, l_fake)
-            # lazy regularisation: every reg_every-th step, weighted up to keep the average
-            lazy = cfg.reg_weight > 0 and self.iteration % cfg.reg_every == 0
             reg = roth_regularizer(l_real, f_real, l_fake, f_fake) if lazy else loss_d.new_zeros(())
             self._check(loss_d, reg)
             self.opt_d.zero_grad(set_to_none=True)
@@ -231,16 +232,18 @@ class Trainer:
 
         _, m_real = self._real_batch()
         self.D.requires_grad_(False)  # the generator step needs D's input gradients only
-        with self._autocast():
-            l_gen = self.D(f_gen).float()
-        loss_adv = generator_loss(l_gen)
-        # the MMD sees the whole batch: generated masses gathered from every rank
-        loss_mmd = resonance_mmd(gather(m, self.dist), m_real, self.widths, cfg.mmd_kernel, self.centre)
-        loss_g = loss_adv + cfg.mmd_weight * loss_mmd
-        self._check(loss_g)
-        self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        self.D.requires_grad_(True)
+        try:
+            with self._autocast():
+                l_gen = self.D(f_gen).float()
+            loss_adv = generator_loss(l_gen)
+            # the MMD sees the whole batch: generated masses gathered from every rank
+            loss_mmd = resonance_mmd(gather(m, self.dist), m_real, self.widths, cfg.mmd_kernel, self.centre)
+            loss_g = loss_adv + cfg.mmd_weight * loss_mmd
+            self._check(loss_g)
+            self.opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+        finally:  # also when a non-finite loss sends the run back to its checkpoint: D must train again
+            self.D.requires_grad_(True)
         self._check(params=self.G.parameters())
         self.opt_g.step()
         self.sched_g.step()

@@ -86,6 +86,7 @@ def test_a_nan_batch_is_survived(ttbar, tmp_path):
     assert any(r.get("event") == "nan_recovery" for r in records)
     assert all(np.isfinite(r["loss_d"]) for r in records if "loss_d" in r)
     assert all(torch.isfinite(p).all() for p in model.generator.parameters())
+    assert all(p.requires_grad for p in tr.D.parameters())  # the generator step's freeze was undone
 
 
 def test_persistent_nan_stops_with_a_clear_error(ttbar, tmp_path):
