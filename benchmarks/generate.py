@@ -14,7 +14,6 @@ TensorFlow 2 implementation's figures on this machine (from issue 3).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import platform
 import statistics
 import tempfile
@@ -50,8 +49,7 @@ def generator_flops(model: TrainedModel) -> int:
 @torch.no_grad()
 def network_rate(model: TrainedModel, z: torch.Tensor, bf16: bool) -> float:
     """Events/s of the generator network alone, fp32 or under bf16 autocast, in generation's slices."""
-    ctx = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
-    with ctx:
+    with autocast(torch.device("cpu"), cpu_bf16=bf16):
         for c in z.split(NET_SLICE):
             model.generator(c)
         t0 = time.perf_counter()

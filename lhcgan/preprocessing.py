@@ -257,7 +257,6 @@ class DecayParametrisation:
         xp = lib(y)
         y = physics.to_float64(y)
         n, k = y.shape[0], self.per_cascade
-        (mt0, gt), (mw0, gw) = (tuple(_like(a, y) for a in pair) for pair in (self._top, self._w))
         mb, mq1, mq2 = (_like(self._m[key], y) for key in ("b", "q1", "q2"))
         col = xp.moveaxis(y.reshape(n, -1, k), 1, 0)  # (C, N, 9): every cascade at once
         t3 = physics.from_pt_eta_phi(xp.exp(col[..., 0]), col[..., 1], col[..., 2])
@@ -267,8 +266,7 @@ class DecayParametrisation:
             recoil = -t3[:-1, :, :2].sum(0)
             pz = xp.hypot(recoil[:, 0], recoil[:, 1]) * xp.sinh(col[-1, :, 1])  # its own η, the recoil's pT
             t3 = xp.concatenate([t3[:-1], xp.concatenate([recoil, pz[:, None]], axis=-1)[None]], axis=0)
-        mw = xp.maximum(mw0 + 0.5 * gw * xp.sinh(col[..., 4]), mq1 + mq2 + 1e-6)
-        mt = xp.maximum(mt0 + 0.5 * gt * xp.sinh(col[..., 3]), mw + mb + 1e-6)
+        mt, mw = self._masses(col[..., 3], col[..., 4])
         t4 = xp.concatenate([xp.sqrt((t3 * t3).sum(-1) + mt * mt)[..., None], t3], axis=-1)
         w_t = _at_rest(physics.two_body_momentum(mt, mb, mw), mw, col[..., 5], col[..., 6], t3, _beam(t3))
         w4 = physics.boost(w_t, t4, mt)
@@ -277,6 +275,18 @@ class DecayParametrisation:
         q1 = q4[..., 1:]
         out = xp.stack([t4[..., 1:] - w4[..., 1:], q1, w4[..., 1:] - q1], axis=1)  # (C, 3, N, 3): b, q, q̄′
         return xp.moveaxis(out.reshape(-1, n, 3)[self._slots], 0, 1)
+
+    def _masses(self, a_top: Array, a_w: Array) -> tuple[Array, Array]:
+        """Top and W masses (C, N) GeV from their raw coordinates asinh(2 (m − m₀) / Γ) (C, N).
+
+        Each is kept above its decay threshold, so the two-body decays exist.
+        """
+        xp = lib(a_top)
+        (mt0, gt), (mw0, gw) = (tuple(_like(a, a_top) for a in pair) for pair in (self._top, self._w))
+        mb, mq1, mq2 = (_like(self._m[key], a_top) for key in ("b", "q1", "q2"))
+        mw = xp.maximum(mw0 + 0.5 * gw * xp.sinh(a_w), mq1 + mq2 + 1e-6)
+        mt = xp.maximum(mt0 + 0.5 * gt * xp.sinh(a_top), mw + mb + 1e-6)
+        return mt, mw
 
     def forward(self, momenta: Array) -> Array:
         """(N, 6, 3) GeV → (N, 18) network coordinates (unit logistic marginals)."""
@@ -301,21 +311,20 @@ class DecayParametrisation:
         x = physics.to_float64(x)
         x = xp.clip(x, *self.marginals.bounds)
         k = self.per_cascade
-        m = self.process.masses
         cols = [c * k + j for c in range(len(self.cascades)) for j in (0, 2, 3, 4)]
-        raw = self.marginals.inverse(x[:, cols], cols)
-        new = []
-        for c, (top, w, b, q1, q2) in enumerate(self.cascades):
-            mw = xp.clip(w.mass + 0.5 * w.width * xp.sinh(raw[:, 4 * c + 3]), m[q1] + m[q2] + 1e-6, None)
-            mt = xp.maximum(top.mass + 0.5 * top.width * xp.sinh(raw[:, 4 * c + 2]), mw + m[b] + 1e-6)
-            new += [raw[:, 4 * c], raw[:, 4 * c + 1],
-                    xp.arcsinh(2 * (mt - top.mass) / top.width), xp.arcsinh(2 * (mw - w.mass) / w.width)]
+        # (C, N, 4): log pT, φ and the two mass coordinates of every cascade
+        raw = xp.moveaxis(self.marginals.inverse(x[:, cols], cols).reshape(x.shape[0], -1, 4), 1, 0)
+        log_pt, phi = raw[..., 0], raw[..., 1]
+        mt, mw = self._masses(raw[..., 2], raw[..., 3])
+        (mt0, gt), (mw0, gw) = (tuple(_like(a, x) for a in pair) for pair in (self._top, self._w))
+        a_top, a_w = xp.arcsinh(2 * (mt - mt0) / gt), xp.arcsinh(2 * (mw - mw0) / gw)
         if conserve_pt:
-            px = -sum(xp.exp(new[4 * c]) * xp.cos(new[4 * c + 1]) for c in range(len(self.cascades) - 1))
-            py = -sum(xp.exp(new[4 * c]) * xp.sin(new[4 * c + 1]) for c in range(len(self.cascades) - 1))
-            new[-4] = xp.log(xp.clip(xp.hypot(px, py), 1e-6, None))
-            new[-3] = xp.arctan2(py, px)
-        y = self.marginals.forward(xp.stack(new, axis=-1), cols)
+            pt = xp.exp(log_pt[:-1])
+            px, py = -(pt * xp.cos(phi[:-1])).sum(0), -(pt * xp.sin(phi[:-1])).sum(0)
+            log_pt = xp.concatenate([log_pt[:-1], xp.log(xp.clip(xp.hypot(px, py), 1e-6, None))[None]], axis=0)
+            phi = xp.concatenate([phi[:-1], xp.arctan2(py, px)[None]], axis=0)
+        new = xp.moveaxis(xp.stack([log_pt, phi, a_top, a_w], axis=-1), 0, 1).reshape(x.shape[0], -1)
+        y = self.marginals.forward(new, cols)
         keep = [j for j in range(x.shape[1]) if j not in cols]
         order = np.argsort(keep + cols)
         return xp.concatenate([x[:, keep], y], axis=-1)[:, order]
