@@ -58,8 +58,10 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if args.nproc and args.nproc > 1 and "WORLD_SIZE" not in os.environ:
         return _launch_torchrun(args)
 
-    from lhcgan.config import load_card, parse_assignment
+    from lhcgan.config import load_card, parse_assignment, save_card
+    from lhcgan.errors import ConfigError
     from lhcgan.generate import generate
+    from lhcgan.modelfile import Ensemble
     from lhcgan.reading import read
     from lhcgan.train import Trainer
 
@@ -70,15 +72,30 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if args.resume and (run_dir / "card.yaml").is_file() and not args.card:
         config = load_card(args.preset, run_dir / "card.yaml", overrides)
     events = read(args.input)
-    trainer = Trainer(events, config, run_dir, progress=not args.quiet)
-    if trainer.dist.main:
-        print(events.report.summary())
-        if trainer.dist.world > 1:
-            print(f"training on {trainer.dist.world} processes ({trainer.device.type}), "
-                  f"{trainer.local_batch} events per process and batch")
-    model = trainer.fit(resume=args.resume)
+    size = args.ensemble
+    if size < 1:
+        raise ConfigError(f"--ensemble takes a number of models ≥ 1, got {size}")
+    members = []
+    for k in range(size):
+        # members differ in their seeds and share the held-out events of the first
+        member_dir = run_dir if size == 1 else run_dir / f"member{k}"
+        trainer = Trainer(events, config.replace(seed=config.seed + k), member_dir, progress=not args.quiet,
+                          split_seed=config.seed)
+        if trainer.dist.main and k == 0:
+            print(events.report.summary())
+            if trainer.dist.world > 1:
+                print(f"training on {trainer.dist.world} processes ({trainer.device.type}), "
+                      f"{trainer.local_batch} events per process and batch")
+        if trainer.dist.main and size > 1:
+            print(f"ensemble member {k + 1} of {size} (seed {config.seed + k})")
+        resume = args.resume and (member_dir / "checkpoint.pt").is_file()
+        members.append(trainer.fit(resume=resume))
     if not trainer.dist.main:  # rank 0 alone generates, validates and reports
         return 0
+    model = members[0] if size == 1 else Ensemble(members)
+    if size > 1:
+        model.save(run_dir / "model.pt")
+        save_card(config, run_dir / "card.yaml")
     n = args.events or len(events)
     outputs = [run_dir / "generated.root"] + ([run_dir / "generated.lhe"] if args.lhe else [])
     for path in outputs:
@@ -86,8 +103,15 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if not args.no_validate:
         from lhcgan.validate import validate
 
-        print("validation against the training sample:")
-        validate(outputs[0], events, run_dir / "validation", run_dir=run_dir, training_size=len(events))
+        spread = model.member_samples(min(n, 200_000), seed=config.seed) if size > 1 else None
+        if len(trainer.heldout):
+            print(f"validation against the {len(trainer.heldout)} held-out events the model never saw:")
+            validate(outputs[0], trainer.heldout, run_dir / "validation", run_dir=run_dir,
+                     training_size=len(events), binning=trainer.events, members=spread)
+        else:
+            print("validation against the training sample (holdout: 0), which flatters the model:")
+            validate(outputs[0], events, run_dir / "validation", run_dir=run_dir, training_size=len(events),
+                     members=spread)
     print(f"run folder {run_dir}/:")
     for p in sorted(run_dir.iterdir()):
         print(f"  {p.name}{'/' if p.is_dir() else ''}")
@@ -95,10 +119,21 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from lhcgan.errors import ConfigError
     from lhcgan.validate import validate
 
+    members = None
+    if args.model:
+        from lhcgan.modelfile import Ensemble, load_model
+        from lhcgan.reading import read
+
+        model = load_model(args.model)
+        if not isinstance(model, Ensemble):
+            raise ConfigError("--model takes an ensemble (`lhcgan fit --ensemble K`) for its error bands",
+                              path=args.model)
+        members = model.member_samples(min(len(read(args.generated)), 200_000))
     validate(args.generated, args.truth, args.output, run_dir=args.run, training_size=args.training_size,
-             auc_events=args.auc_events)
+             auc_events=args.auc_events, members=members)
     return 0
 
 
@@ -150,6 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--events", "-n", type=int, help="events to generate (default: as many as the training sample)")
     p.add_argument("--lhe", action="store_true", help="also write the generated events as LHE")
     p.add_argument("--no-validate", action="store_true", help="skip the validation plots and metrics")
+    p.add_argument("--ensemble", type=int, default=1, metavar="K",
+                   help="train K models with seeds S … S+K−1: generate samples their mixture, validate draws their "
+                        "spread as an uncertainty band (default 1)")
     p.add_argument("--nproc", type=int, default=None,
                    help="train with DDP on this many processes (GPUs, or CPU with gloo) via torchrun")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -162,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", help="a `lhcgan fit` run folder, for loss curves and the training size")
     p.add_argument("--training-size", type=int, help="training events, for the amplification ratio")
     p.add_argument("--auc-events", type=int, default=200_000, help="events per sample for the classifier AUC")
+    p.add_argument("--model", help="the ensemble that generated the events: its spread becomes each figure's band")
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("generate", help="generate unweighted events with a trained model")

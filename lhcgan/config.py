@@ -37,14 +37,21 @@ class FitConfig:
         mmd_weight: weight of the resonance-mass MMD² in the generator loss.
         mmd_kernel: "breit-wigner", "gauss" or "cauchy".
         mmd_widths: kernel widths per resonance name, GeV; None: the physical widths.
+        mmd_system: kernel widths (GeV) of one more MMD term, on the invariant mass of the whole
+            event (m(tt̄)); empty: none.
         disc_masses: give the discriminator the standardised resonance masses too.
         disc_coordinates: give the discriminator the decay parametrisation's coordinates too.
         conserve_pt: project generated events onto Σpx = Σpy = 0; None: on when the sample balances.
         ema: decay of the exponential moving average of the generator used for sampling (0: none).
-        random_azimuth: rotate every generated event about the beam by a uniform random angle
-            (pp collisions are azimuthally symmetric): exact φ marginals, nothing else changes.
-        select_every: every this many iterations score the (EMA) generator, the largest W1/σ of the
-            quarks' pT and η against 50 000 training events, and ship the best-scoring state (0: the last).
+        symmetries: exact symmetries of the collisions (`lhcgan.symmetry`): "azimuth" (rotation about
+            the beam), "reflect_z" (z → −z, for equal beams). Each real event the discriminator sees is
+            transformed at random, the generator's quantile maps are fitted on the symmetrised sample,
+            and every generated event is transformed at random, which makes the symmetry exact.
+        holdout: fraction of the sample held out of training (at most 100 000 events): model
+            selection scores on it, and `lhcgan fit` validates against it.
+        select_every: every this many iterations score the (EMA) generator, the worth of its events
+            in truth events measured against the held-out events (against training events without
+            a hold-out), and ship the best-scoring state (0: the last).
         seed: the one seed of the run.
         checkpoint_every: iterations between checkpoints.
         log_every: iterations between loss-log lines.
@@ -73,12 +80,14 @@ class FitConfig:
     mmd_weight: float = 5.0
     mmd_kernel: str = "breit-wigner"
     mmd_widths: dict[str, list[float]] | None = None
+    mmd_system: list[float] = field(default_factory=list)
     disc_masses: bool = True
     disc_coordinates: bool = True
     conserve_pt: bool | None = None
     ema: float = 0.999
     select_every: int = 0
-    random_azimuth: bool = True
+    symmetries: list[str] = field(default_factory=lambda: ["azimuth", "reflect_z"])
+    holdout: float = 0.0
     seed: int = 1
     checkpoint_every: int = 1000
     log_every: int = 50
@@ -101,6 +110,14 @@ class FitConfig:
             raise ConfigError(f"ema must be in [0, 1), got {self.ema}")
         if self.residual and self.latent < 18:
             raise ConfigError(f"a residual generator needs latent ≥ 18, got {self.latent}")
+        from lhcgan.symmetry import SYMMETRIES
+
+        self.symmetries = list(self.symmetries or [])
+        unknown = [name for name in self.symmetries if name not in SYMMETRIES]
+        if unknown:
+            raise ConfigError(f"unknown symmetries {unknown}; known are {list(SYMMETRIES)}")
+        if not 0 <= self.holdout < 1:
+            raise ConfigError(f"holdout must be a fraction in [0, 1), got {self.holdout}")
         if self.parametrisation not in ("decay", "momenta"):
             raise ConfigError(f"parametrisation must be decay or momenta, got {self.parametrisation!r}")
         if self.device not in ("auto", "cpu", "cuda"):
@@ -114,6 +131,10 @@ class FitConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "FitConfig":
         known = {f.name for f in dataclasses.fields(cls)}
+        d = dict(d)
+        if "random_azimuth" in d:  # older models: rotated generated events only
+            legacy = d.pop("random_azimuth")
+            d.setdefault("symmetries", ["azimuth"] if legacy else [])
         unknown = set(d) - known
         if unknown:
             raise ConfigError(f"unknown settings {sorted(unknown)}; known are {sorted(known)}")

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from lhcgan.events import Events
-from lhcgan.modelfile import TrainedModel
+from lhcgan.modelfile import Ensemble, TrainedModel, load_model
 from lhcgan.writing import output_format, write
 from lhcgan.writing.atomic import atomic_output
 
@@ -18,7 +18,7 @@ def generate(
     n: int,
     path: str | os.PathLike[str],
     *,
-    model: TrainedModel | str | os.PathLike[str] | None = None,
+    model: TrainedModel | Ensemble | str | os.PathLike[str] | None = None,
     seed: int = 1,
     shard: int = 0,
     chunk: int = CHUNK,
@@ -27,13 +27,13 @@ def generate(
     """Write ``n`` generated events to ``path`` (.root, .lhe, .lhe.gz); return how many were written.
 
     Args:
-        model: a `TrainedModel`, a model file, or None for the shipped tt̄ model.
+        model: a `TrainedModel` or `Ensemble`, a model file, or None for the shipped tt̄ model.
         seed: fixes the noise and the flavours; ``shard`` selects an independent stream.
         chunk: events per generated chunk; memory is O(chunk) for any n.
     """
     output_format(path)  # fail on a bad suffix before any work
-    if not isinstance(model, TrainedModel):
-        model = TrainedModel.load(model)
+    if not isinstance(model, (TrainedModel, Ensemble)):
+        model = load_model(model)
     metadata = {"seed": seed, "shard": shard, "model": model.meta.get("source"), "generator": "lhcgan"}
 
     def chunks() -> Iterator[Events]:

@@ -111,7 +111,7 @@ class Bridge(nn.Module):
         return physics.resonance_masses(p, self.process)
 
     def features(self, p: torch.Tensor, masses: torch.Tensor | None = None,
-                 x: torch.Tensor | None = None) -> torch.Tensor:
+                 x: torch.Tensor | None = None, coords: torch.Tensor | None = None) -> torch.Tensor:
         """Discriminator inputs (B, n_features) float32 from momenta (B, 6, 3) GeV.
 
         Standardised momenta; then, if enabled, the standardised resonance masses and the
@@ -119,14 +119,15 @@ class Bridge(nn.Module):
         the production and decay correlations are plain to see. ``masses`` (B, R) GeV and,
         for generated events, the network output ``x`` (B, 18) they were built from spare
         recomputing them: the coordinates then come from ``realised(x)``, not from a map
-        back from momenta.
+        back from momenta. ``coords`` (B, 18), if known, are the coordinates themselves.
         """
         parts = [((p.reshape(p.shape[0], -1) - self.mean.double()) / self.scale.double()).float()]
         if self.disc_masses:
             m = self.masses(p) if masses is None else masses
             parts.append(((m - self.mass_mean.double()) / self.mass_scale.double()).float())
         if self.disc_coordinates:
-            coords = self.param.forward(p) if x is None else self.param.realised(x, self.conserve_pt)
+            if coords is None:
+                coords = self.param.forward(p) if x is None else self.param.realised(x, self.conserve_pt)
             parts.append(coords.float())
         return torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]
 

@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from lhcgan import physics
 from lhcgan.config import FitConfig
 from lhcgan.errors import InputError
 from lhcgan.events import Events, from_fraction_table, sample_flavours, to_fraction_table
@@ -25,6 +24,7 @@ from lhcgan.version import __version__
 from lhcgan.writing.atomic import atomic_output
 
 FORMAT = "lhcgan-model/2"  # 2: helicity-frame angles, quantile-mapped coordinates, logistic noise
+ENSEMBLE_FORMAT = "lhcgan-ensemble/1"  # a list of lhcgan-model/2 payloads
 NET_SLICE = 8192  # events per network call in generation: 8192 × 256 activations fit in L2
 #: The pretrained tt̄ model shipped in data/, used when no --model is given.
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "data" / "ttbar_model.pt"
@@ -42,8 +42,13 @@ class TrainedModel:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def save(self, path: str | os.PathLike[str]) -> None:
+        with atomic_output(path) as tmp:
+            torch.save(self.payload(), tmp)
+
+    def payload(self) -> dict[str, Any]:
+        """The model as plain data and tensors, as saved."""
         g = self.generator
-        payload = {
+        return {
             "format": FORMAT,
             "lhcgan_version": __version__,
             "generator": {"latent": g.latent, "hidden": self.config.hidden, "layers": self.config.layers,
@@ -60,23 +65,19 @@ class TrainedModel:
             "flavour_fractions": to_fraction_table(self.flavour_fractions),
             "meta": self.meta,
         }
-        with atomic_output(path) as tmp:
-            torch.save(payload, tmp)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None) -> "TrainedModel":
-        path = Path(path) if path is not None else DEFAULT_MODEL
-        if not path.is_file():
-            raise InputError("no such model file", path=path, hint="train one with `lhcgan fit` or give --model")
-        try:
-            d = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # torch raises many types for damaged files
-            raise InputError(f"cannot load the model ({type(exc).__name__})", path=path,
-                             hint="the file is damaged or not an lhcgan model") from exc
-        if not isinstance(d, dict) or not str(d.get("format", "")).startswith("lhcgan-model/"):
-            raise InputError("not an lhcgan model file", path=path, hint="give a model.pt written by `lhcgan fit`")
-        if d["format"] != FORMAT:
-            raise InputError(f"model format {d['format']} is not this lhcgan's {FORMAT}", path=path,
+        """A single model from its file; an ensemble file is refused (use `load_model`)."""
+        model = load_model(path)
+        if isinstance(model, Ensemble):
+            raise InputError("the file holds an ensemble of models", path=path, hint="load it with load_model")
+        return model
+
+    @classmethod
+    def from_payload(cls, d: dict[str, Any], path: Path) -> "TrainedModel":
+        if d.get("format") != FORMAT:
+            raise InputError(f"model format {d.get('format')} is not this lhcgan's {FORMAT}", path=path,
                              hint="retrain it with this version's `lhcgan fit`")
         process = Process.from_dict(d["process"])
         param = parametrisation_from_dict(d["parametrisation"], process)
@@ -105,12 +106,17 @@ class TrainedModel:
         return self.bridge.to_momenta(x).numpy()
 
     def iterate(self, n: int, seed: int = 1, chunk: int = 100_000, shard: int = 0) -> Iterator[Events]:
-        """Yield n generated events in chunks; ``seed`` (and ``shard``) fix the stream."""
+        """Yield exactly n generated events in chunks; ``seed`` (and ``shard``) fix the stream.
+
+        Every event gets the model's exact symmetries (`lhcgan.symmetry`) with random parameters.
+        """
+        from lhcgan.symmetry import randomise
+
         # one stream per (seed, shard): distinct seeds for every pair, drawn from numpy's SeedSequence
         states = np.random.SeedSequence([int(seed), int(shard)]).generate_state(3, dtype=np.uint64)
         gen = torch.Generator().manual_seed(int(states[0]))
         rng = np.random.default_rng(int(states[1]))
-        rng_phi = np.random.default_rng(int(states[2]))  # a stream of its own: the i-th event's angle never moves
+        rng_sym = np.random.default_rng(int(states[2]))  # a stream of its own: the i-th event's angle never moves
         meta = {"source": f"lhcgan generate (seed {seed})", "seed": int(seed),
                 **{k: self.meta[k] for k in ("ecm", "cross_section_pb") if self.meta.get(k)}}
         done = 0
@@ -118,14 +124,84 @@ class TrainedModel:
             k = min(chunk, n - done)
             z = self.generator.noise(k, gen)
             p = self.momenta(z)
-            ok = np.isfinite(p).all(axis=(1, 2))  # a NaN from the network is dropped, never written
+            ok = np.isfinite(p).all(axis=(1, 2))  # a NaN from the network is never written: the loop makes up for it
             pdg = sample_flavours(k, self.flavour_fractions, rng)
-            if self.config.random_azimuth:
-                # pp collisions are symmetric about the beam: a uniform rotation makes every φ marginal
-                # exact and leaves every rotation-invariant quantity (pT, η, masses, ΔR) as generated
-                p = physics.rotate_azimuth(p, rng_phi.uniform(-np.pi, np.pi, k))
-            done += k
+            # pp collisions are symmetric about the beam (and under z → −z): random transforms make those
+            # symmetries exact and leave every invariant quantity (pT, masses, ΔR) as generated
+            p = randomise(p, self.config.symmetries, rng_sym.random)
+            if not ok.any():
+                raise InputError(f"the model made {k} non-finite events in a row", path=self.meta.get("source"),
+                                 hint="the model is broken: retrain it")
+            done += int(ok.sum())
             yield Events(p[ok], pdg[ok], None, self.process, dict(meta))
 
     def sample(self, n: int, seed: int = 1) -> Events:
         return Events.concatenate(list(self.iterate(n, seed)))
+
+
+@dataclass
+class Ensemble:
+    """K generators trained on one sample with different seeds, sampled as an equal mixture.
+
+    The spread of the members is the model's uncertainty (`lhcgan validate` draws it as a
+    band); the mixture is usually better than any one member.
+    """
+
+    members: list[TrainedModel]
+
+    @property
+    def process(self) -> Process:
+        return self.members[0].process
+
+    @property
+    def config(self) -> FitConfig:
+        return self.members[0].config
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return self.members[0].meta | {"ensemble": len(self.members),
+                                       "seeds": [m.meta.get("seed") for m in self.members]}
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        with atomic_output(path) as tmp:
+            torch.save({"format": ENSEMBLE_FORMAT, "members": [m.payload() for m in self.members]}, tmp)
+
+    def iterate(self, n: int, seed: int = 1, chunk: int = 100_000, shard: int = 0) -> Iterator[Events]:
+        """Exactly n events, each chunk an equal, shuffled mixture of every member's events."""
+        k = len(self.members)
+        counts = [n // k + (i < n % k) for i in range(k)]
+        per = -(-chunk // k)
+        streams = [m.iterate(c, seed=seed, chunk=per, shard=shard * k + i) for i, (m, c) in
+                   enumerate(zip(self.members, counts))]
+        rng = np.random.default_rng([int(seed), int(shard), k])
+        while streams:
+            pulled = [(s, next(s, None)) for s in streams]
+            streams = [s for s, part in pulled if part is not None]
+            parts = [part for _, part in pulled if part is not None]
+            if parts:
+                events = Events.concatenate(parts)
+                yield events[rng.permutation(len(events))]
+
+    def sample(self, n: int, seed: int = 1) -> Events:
+        return Events.concatenate(list(self.iterate(n, seed)))
+
+    def member_samples(self, n: int, seed: int = 1) -> list[Events]:
+        """n events from every member alone, for the spread between them."""
+        return [m.sample(n, seed=seed * 1000 + i) for i, m in enumerate(self.members)]
+
+
+def load_model(path: str | os.PathLike[str] | None = None) -> TrainedModel | Ensemble:
+    """A model file written by `lhcgan fit`: one model, or an ensemble (``fit --ensemble K``)."""
+    path = Path(path) if path is not None else DEFAULT_MODEL
+    if not path.is_file():
+        raise InputError("no such model file", path=path, hint="train one with `lhcgan fit` or give --model")
+    try:
+        d = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for damaged files
+        raise InputError(f"cannot load the model ({type(exc).__name__})", path=path,
+                         hint="the file is damaged or not an lhcgan model") from exc
+    if not isinstance(d, dict) or not str(d.get("format", "")).startswith(("lhcgan-model/", "lhcgan-ensemble/")):
+        raise InputError("not an lhcgan model file", path=path, hint="give a model.pt written by `lhcgan fit`")
+    if d["format"] == ENSEMBLE_FORMAT:
+        return Ensemble([TrainedModel.from_payload(m, path) for m in d["members"]])
+    return TrainedModel.from_payload(d, path)

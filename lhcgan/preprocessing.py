@@ -108,13 +108,21 @@ class QuantileMap:
         return len(self.knots)
 
     @classmethod
-    def fit(cls, x: np.ndarray, n_knots: int = 2048) -> "QuantileMap":
-        """Fit on training values (N, D); knots are denser in the tails (even steps in logit(u))."""
+    def fit(cls, x: np.ndarray, n_knots: int = 2048, tie: list[list[int]] | None = None) -> "QuantileMap":
+        """Fit on training values (N, D); knots are denser in the tails (even steps in logit(u)).
+
+        ``tie``: groups of columns that share one distribution (e.g. the t and t̄ masses); each group's
+        knots are fitted on its columns' values pooled, so the fit sees all of them.
+        """
         x = np.asarray(x, dtype=np.float64)
         edge = np.log(2.0 * len(x))  # logit of the outermost level 1/(2N)
         levels = 1.0 / (1.0 + np.exp(-np.linspace(-edge, edge, n_knots)))
         knots = np.quantile(x, levels, axis=0).T.copy()
         knots[:, 0], knots[:, -1] = x.min(axis=0), x.max(axis=0)  # the whole training range inverts exactly
+        for group in tie or []:
+            pooled = x[:, group].reshape(-1)
+            knots[group] = np.quantile(pooled, levels)
+            knots[group, 0], knots[group, -1] = pooled.min(), pooled.max()
         # ties (a repeated value) would make the inverse ambiguous: spread them by a hair
         span = knots[:, -1:] - knots[:, :1]
         knots = knots + np.arange(n_knots) * (1e-12 * np.where(span > 0, span, 1.0))
@@ -162,7 +170,7 @@ class QuantileMap:
         return {"levels": self.levels.tolist(), "knots": self.knots.tolist()}
 
     @classmethod
-    def from_state_dict(cls, state: dict[str, list]) -> "QuantileMap":
+    def from_state_dict(cls, state: dict[str, Any]) -> "QuantileMap":
         return cls(np.array(state["levels"]), np.array(state["knots"]))
 
 
@@ -200,7 +208,7 @@ class DecayParametrisation:
 
     per_cascade = 9
 
-    def __init__(self, process: Process, marginals: QuantileMap | None = None) -> None:
+    def __init__(self, process: Process, marginals: QuantileMap | None = None, pair_rapidities: bool = True) -> None:
         self.process = process
         self.marginals = marginals
         self.cascades = []
@@ -218,11 +226,29 @@ class DecayParametrisation:
         self._m = {key: col([m[c[j]] for c in self.cascades]) for j, key in ((2, "b"), (3, "q1"), (4, "q2"))}
         # slot order of the stacked (b, q1, q2) of every cascade
         self._slots = np.argsort([c[j] for c in self.cascades for j in (2, 3, 4)])
+        # two primaries: their η enter as half sum and half difference, (η₁ ± η₂)/2, the boost of the pair
+        # and the rapidity gap that sets its mass, which are far less correlated than η₁ and η₂
+        self.pair_rapidities = pair_rapidities and len(self.cascades) == 2
 
     @classmethod
     def fit(cls, momenta: np.ndarray, process: Process) -> "DecayParametrisation":
-        raw = cls(process).to_raw(np.asarray(momenta, dtype=np.float64))
-        return cls(process, QuantileMap.fit(raw))
+        """Fit the quantile maps on momenta (N, 6, 3) GeV.
+
+        A particle and its antiparticle have one line shape (CPT), so the mass coordinates of
+        cascades whose resonances agree in |PDG id| (t and t̄, W⁺ and W⁻) share one quantile map,
+        fitted on both: twice the events for each peak.
+        """
+        param = cls(process)
+        raw = param.to_raw(np.asarray(momenta, dtype=np.float64))
+        return cls(process, QuantileMap.fit(raw, tie=param.tied_columns()), param.pair_rapidities)
+
+    def tied_columns(self) -> list[list[int]]:
+        """Groups of raw columns with one distribution: the mass coordinates of conjugate cascades."""
+        groups: dict[tuple, list[int]] = {}
+        for c, (top, w, *_) in enumerate(self.cascades):
+            for j, res in ((3, top), (4, w)):
+                groups.setdefault((j, abs(res.pdg), res.mass, res.width), []).append(c * self.per_cascade + j)
+        return [g for g in groups.values() if len(g) > 1]
 
     def to_raw(self, p: Array) -> Array:
         """(N, 6, 3) GeV → (N, 18) raw coordinates."""
@@ -250,12 +276,24 @@ class DecayParametrisation:
             cols += [xp.log(xp.clip(physics.pt(t3), 1e-6, None)), physics.eta(t3), physics.phi(t3),
                      xp.arcsinh(2 * (mt - top.mass) / top.width), xp.arcsinh(2 * (mw - w.mass) / w.width),
                      th_w, ph_w, th_q, ph_q]
+        if self.pair_rapidities:
+            i, j = 1, self.per_cascade + 1
+            cols[i], cols[j] = (cols[i] + cols[j]) / 2, (cols[i] - cols[j]) / 2
         return xp.stack(cols, axis=-1)
+
+    def _unpair(self, y: Array) -> Array:
+        """Raw coordinates (N, 18) with the primaries' (η₁ ± η₂)/2 turned back into η₁, η₂."""
+        if not self.pair_rapidities:
+            return y
+        i, j = 1, self.per_cascade + 1
+        cols = [y[:, c] for c in range(y.shape[1])]
+        cols[i], cols[j] = y[:, i] + y[:, j], y[:, i] - y[:, j]
+        return lib(y).stack(cols, axis=-1)
 
     def from_raw(self, y: Array, conserve_pt: bool = False) -> Array:
         """(N, 18) raw coordinates → (N, 6, 3) GeV, on all mass shells; balanced in pT if asked."""
         xp = lib(y)
-        y = physics.to_float64(y)
+        y = self._unpair(physics.to_float64(y))
         n, k = y.shape[0], self.per_cascade
         mb, mq1, mq2 = (_like(self._m[key], y) for key in ("b", "q1", "q2"))
         col = xp.moveaxis(y.reshape(n, -1, k), 1, 0)  # (C, N, 9): every cascade at once
@@ -329,13 +367,29 @@ class DecayParametrisation:
         order = np.argsort(keep + cols)
         return xp.concatenate([x[:, keep], y], axis=-1)[:, order]
 
-    def state_dict(self) -> dict[str, list]:
+    def rotated(self, x: Array, angle: Array) -> Array:
+        """Coordinates (N, 18) of the events of ``x`` rotated about the beam by ``angle`` (N,) rad.
+
+        The helicity angles are measured from planes that contain the beam, so only the
+        primaries' φ change: each moves by the angle.
+        """
+        assert self.marginals is not None, "fit() the parametrisation first"
+        xp = lib(x)
+        cols = [c * self.per_cascade + 2 for c in range(len(self.cascades))]
+        phi = self.marginals.inverse(physics.to_float64(x[:, cols]), cols) + angle[:, None]
+        phi = xp.arctan2(xp.sin(phi), xp.cos(phi))
+        out = x.clone() if xp is not np else x.copy()
+        out[:, cols] = self.marginals.forward(phi, cols).to(x.dtype) if xp is not np else self.marginals.forward(phi, cols)
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
         assert self.marginals is not None
-        return self.marginals.state_dict()
+        return self.marginals.state_dict() | {"pair_rapidities": self.pair_rapidities}
 
     @classmethod
-    def from_state_dict(cls, state: dict[str, list], process: Process) -> "DecayParametrisation":
-        return cls(process, QuantileMap.from_state_dict(state))
+    def from_state_dict(cls, state: dict[str, Any], process: Process) -> "DecayParametrisation":
+        # models written before the paired rapidities have no key: their η are plain
+        return cls(process, QuantileMap.from_state_dict(state), state.get("pair_rapidities", False))
 
 
 def _like(a: np.ndarray, like: Array) -> Array:

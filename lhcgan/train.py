@@ -30,8 +30,44 @@ CHECKPOINT = "checkpoint.pt"
 MODEL = "model.pt"
 LOSSES = "losses.jsonl"
 MAX_RECOVERIES = 10
-SELECT_EVENTS = 50_000  # training events model selection compares against
+SELECT_EVENTS = 50_000  # generated events model selection scores
+MAX_HOLDOUT = 100_000  # held-out events at most
 BALANCED = 1e-6  # median |Σ pT| / Σ |pT| below which a sample counts as balanced
+
+
+def split_holdout(events: Events, fraction: float, seed: int) -> tuple[Events, Events]:
+    """(training, held-out) events: a random ``fraction`` (at most 100 000 events) held out, fixed by ``seed``."""
+    n_out = min(int(round(fraction * len(events))), MAX_HOLDOUT)
+    perm = np.random.default_rng([seed, 1]).permutation(len(events))
+    return events[np.sort(perm[n_out:])], events[np.sort(perm[:n_out])]
+
+
+def refuse_weighted(events: Events) -> None:
+    """Raise for events whose weights differ: training would treat every event as weight 1."""
+    w = events.weights
+    if w is None or not len(w) or np.all(w == w[0]):
+        return
+    neg = float(np.mean(w < 0))
+    n_eff = w.sum() ** 2 / (w * w).sum()
+    raise TrainingError(
+        f"the sample is weighted (weights from {w.min():.3g} to {w.max():.3g}, {neg:.1%} negative, effective size "
+        f"{n_eff:,.0f} of {len(w):,}); lhcgan learns unweighted samples only, and training on these events would "
+        "silently learn the unweighted distribution", path=events.meta.get("source"),
+        hint="unweight the sample first (keep each event with probability |w|/max|w|), or generate it unweighted")
+
+
+def symmetrised(momenta: np.ndarray, symmetries: list[str], seed: int) -> np.ndarray:
+    """Momenta (N, n, 3) with their exact images: z-reflected copies appended, then random azimuths.
+
+    The generator's quantile maps and the discriminator's standardisation are fitted on this, so the
+    maps carry the symmetries exactly rather than the sample's fluctuations about them.
+    """
+    from lhcgan.symmetry import randomise, reflect_z
+
+    p = momenta
+    if "reflect_z" in symmetries:
+        p = np.concatenate([p, reflect_z(p, np.ones(len(p), bool))])
+    return randomise(p, [s for s in symmetries if s == "azimuth"], np.random.default_rng([seed, 2]).random)
 
 
 def select_device(name: str) -> torch.device:
@@ -93,11 +129,25 @@ class Trainer:
         config: the settings.
         run_dir: the run folder (created).
         progress: show a progress bar.
+        split_seed: fixes which events are held out (default: the run's seed); an ensemble's
+            members share it, so none of them sees the events the others are validated on.
     """
 
-    def __init__(self, events: Events, config: FitConfig, run_dir: str | os.PathLike[str], progress: bool = False):
+    def __init__(self, events: Events, config: FitConfig, run_dir: str | os.PathLike[str], progress: bool = False,
+                 split_seed: int | None = None):
+        from lhcgan.symmetry import symmetric_beams
+
+        refuse_weighted(events)
+        if "reflect_z" in config.symmetries and not symmetric_beams(events.meta):
+            warnings.warn(f"the beams {events.meta.get('beams')} at {events.meta.get('beam_energies')} GeV are not "
+                          "symmetric: z → −z is no symmetry of this sample and is not used", stacklevel=2)
+            config = config.replace(symmetries=[s for s in config.symmetries if s != "reflect_z"])
         self.cfg = cfg = config
-        self.events = events
+        self.sample_size = len(events)
+        #: the events training uses, and those held out for model selection and validation
+        self.split_seed = cfg.seed if split_seed is None else split_seed
+        self.events, self.heldout = split_holdout(events, cfg.holdout, self.split_seed)
+        events = self.events
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.dist = dist = distributed()
@@ -116,8 +166,9 @@ class Trainer:
         self.cpu_bf16 = False if cfg.cpu_bf16 is None and dist.world > 1 and self.device.type == "cpu" else cfg.cpu_bf16
         self.process = events.process
 
-        self.pre = make_parametrisation(cfg.parametrisation, events.momenta, events.process)
-        self.feat = Standardizer.fit(events.momenta)
+        sym = symmetrised(events.momenta, cfg.symmetries, cfg.seed)
+        self.pre = make_parametrisation(cfg.parametrisation, sym, events.process)
+        self.feat = Standardizer.fit(sym)
         masses = events.resonance_masses()
         balance = float(np.median(physics.pt_balance(events.momenta)))
         conserve = cfg.conserve_pt
@@ -155,24 +206,46 @@ class Trainer:
 
         self.real_p = torch.as_tensor(events.momenta, dtype=torch.float64, device=self.device)
         self.real_m = torch.as_tensor(masses, dtype=torch.float64, device=self.device)
+        # with symmetries, real features are made per batch from transformed events; the decay coordinates
+        # of every event and of its z-reflection are computed once, a rotation then moves only the tops' φ
+        self.real_f = self.real_coords = None
         with torch.no_grad():
-            self.real_f = self.bridge.features(self.real_p, self.real_m)
+            if not cfg.symmetries:
+                self.real_f = self.bridge.features(self.real_p, self.real_m)
+            elif self.bridge.disc_coordinates:
+                from lhcgan.symmetry import reflect_z
+
+                flipped = reflect_z(self.real_p, torch.ones(len(self.real_p), dtype=torch.bool, device=self.device))
+                self.real_coords = torch.stack([self.pre.forward(self.real_p), self.pre.forward(flipped)]).float()
         self.data_gen = torch.Generator().manual_seed(cfg.seed + 1)
         # the same data stream on every rank (each takes its shard), its own noise stream per rank
         self.noise_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 2 + 7919 * dist.rank)
         widths = cfg.mmd_widths or {}
         self.widths = [list(widths.get(r.name) or [r.width]) for r in self.process.resonances]
         self.centre = [r.mass for r in self.process.resonances]
+        # the MMD's real masses: the resonances', and with mmd_system the whole event's
+        self.real_mmd = self.real_m
+        if cfg.mmd_system:
+            m_sys = physics.invariant_mass(self.real_p, self.process.masses)
+            self.real_mmd = torch.cat([self.real_m, m_sys[:, None]], dim=1)
+            self.widths.append([float(v) for v in cfg.mmd_system])
+            self.centre.append(float(m_sys.median()))
 
         self.iteration = 0
         self.recoveries = 0
         self.elapsed = 0.0
         self._good: dict[str, Any] | None = None
-        # model selection: the EMA generator is scored against a fixed subset of the training sample
+        # model selection: the EMA generator's worth, binned in training quantiles, against held-out events
         self.best: dict[str, Any] | None = None
         if cfg.select_every:
-            pick = np.random.default_rng(cfg.seed).permutation(len(events))[:SELECT_EVENTS]
-            self._select_ref = _selection_observables(events.momenta[pick])
+            from lhcgan.validate.metrics import observables
+            from lhcgan.validate.worth import WorthReference
+
+            if not len(self.heldout) and dist.main:
+                warnings.warn("no held-out events (holdout: 0): model selection scores against the training "
+                              "events, which rewards memorising them", stacklevel=2)
+            self._select_ref = WorthReference.from_samples(observables(events),
+                                                           observables(self.heldout if len(self.heldout) else events))
 
     # -- one iteration -----------------------------------------------------------------------------
 
@@ -180,10 +253,32 @@ class Trainer:
         return autocast(self.device, self.cfg.bf16, self.cpu_bf16)
 
     def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """This rank's shard of the features (B/K, F) and the whole batch's resonance masses (B, R)."""
-        idx = torch.randint(len(self.real_f), (self.cfg.batch,), generator=self.data_gen).to(self.device)
+        """This rank's shard of the features (B/K, F) and the whole batch's masses for the MMD (B, R[+1]).
+
+        With symmetries every event is transformed at random first (the masses do not change).
+        """
+        from lhcgan.symmetry import randomise
+
+        idx = torch.randint(len(self.real_p), (self.cfg.batch,), generator=self.data_gen).to(self.device)
         lb, r = self.local_batch, self.dist.rank
-        return self.real_f[idx[r * lb : (r + 1) * lb]], self.real_m[idx]
+        mine = idx[r * lb : (r + 1) * lb]
+        if self.real_f is not None:
+            return self.real_f[mine], self.real_mmd[idx]
+        # every rank draws the whole batch's numbers, so the data stream stays the same on all ranks
+        u = torch.rand(len(self.cfg.symmetries), self.cfg.batch, generator=self.data_gen, dtype=torch.float64)
+        u = u[:, r * lb : (r + 1) * lb].to(self.device)
+        draws = iter(u)
+        p = randomise(self.real_p[mine], self.cfg.symmetries, lambda n: next(draws))
+        coords = None
+        if self.real_coords is not None:  # the same transforms, on the precomputed coordinates
+            flip = u[self.cfg.symmetries.index("reflect_z")] < 0.5 if "reflect_z" in self.cfg.symmetries else None
+            coords = self.real_coords[0, mine] if flip is None else torch.where(
+                flip[:, None], self.real_coords[1, mine], self.real_coords[0, mine])
+            if "azimuth" in self.cfg.symmetries:
+                angle = (2 * u[self.cfg.symmetries.index("azimuth")] - 1) * np.pi
+                coords = self.pre.rotated(coords, angle)
+        with torch.no_grad():
+            return self.bridge.features(p, self.real_m[mine], coords=coords), self.real_mmd[idx]
 
     def _noise(self) -> torch.Tensor:
         return self.G.noise(self.local_batch, self.noise_gen, self.device)
@@ -237,6 +332,8 @@ class Trainer:
                 l_gen = self.D(f_gen).float()
             loss_adv = generator_loss(l_gen)
             # the MMD sees the whole batch: generated masses gathered from every rank
+            if cfg.mmd_system:
+                m = torch.cat([m, physics.invariant_mass(p, self.process.masses)[:, None]], dim=1)
             loss_mmd = resonance_mmd(gather(m, self.dist), m_real, self.widths, cfg.mmd_kernel, self.centre)
             loss_g = loss_adv + cfg.mmd_weight * loss_mmd
             self._check(loss_g)
@@ -260,24 +357,29 @@ class Trainer:
 
     @torch.no_grad()
     def selection_score(self) -> float:
-        """Largest W1/σ of the six quarks' pT and η: EMA generator (fixed noise) against training events.
+        """What the EMA generator's events are worth, in truth events, measured on the held-out events.
 
-        The same on every rank (identical weights and noise), so all ranks keep the same best model.
+        50 000 events from fixed noise and fixed symmetry transforms, their own statistical noise
+        subtracted (`WorthReference.measure` with ``intrinsic``). Higher is better. The same on every
+        rank (identical weights and noise), so all ranks keep the same best model.
         """
-        from lhcgan.validate.metrics import wasserstein1
+        from lhcgan.symmetry import randomise
+        from lhcgan.validate.metrics import observables
 
-        n = len(next(iter(self._select_ref.values())))
-        z = self.G_ema.noise(n, torch.Generator(device=self.device).manual_seed(self.cfg.seed + 3), self.device)
+        z = self.G_ema.noise(SELECT_EVENTS, torch.Generator(device=self.device).manual_seed(self.cfg.seed + 3),
+                             self.device)
         with self._autocast():
             x = self.G_ema(z)
         p = self.bridge.to_momenta(x).cpu().numpy()
         p = p[np.isfinite(p).all(axis=(1, 2))]
-        gen = _selection_observables(p)
-        return float(max(wasserstein1(gen[k], ref) / ref.std() for k, ref in self._select_ref.items()))
+        p = randomise(p, self.cfg.symmetries, np.random.default_rng([self.cfg.seed, 3]).random)
+        gen = Events(p, np.repeat(self.events.pdg[:1], len(p), axis=0), process=self.process)
+        worth = self._select_ref.measure(observables(gen), intrinsic=True)["worth"]
+        return float(min(worth, 1e12))
 
     def _select(self) -> float:
         score = self.selection_score()
-        if self.best is None or score < self.best["score"]:
+        if self.best is None or score > self.best["score"]:
             self.best = {"score": score, "iteration": self.iteration,
                          "G_ema": {k: v.detach().cpu().clone() for k, v in self.G_ema.state_dict().items()}}
         return score
@@ -441,6 +543,8 @@ class Trainer:
                 "cross_section_pb": self.events.meta.get("cross_section_pb"),
                 "source": str(self.events.meta.get("source")),
                 "training_events": len(self.events),
+                "heldout_events": len(self.heldout),
+                "split_seed": self.split_seed,
                 "iterations": self.iteration,
                 "selected_iteration": self.best["iteration"] if self.best else self.iteration,
                 "selection_score": self.best["score"] if self.best else None,
@@ -450,8 +554,3 @@ class Trainer:
             },
         )
 
-
-def _selection_observables(momenta: np.ndarray) -> dict[str, np.ndarray]:
-    """pT and η of every slot of momenta (N, n, 3) GeV: the marginals model selection compares."""
-    return {f"{name}{i}": f(momenta[:, i]) for i in range(momenta.shape[1])
-            for name, f in (("pt", physics.pt), ("eta", physics.eta))}

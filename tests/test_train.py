@@ -118,7 +118,7 @@ def test_model_selection_ships_the_best_scoring_state(ttbar, tmp_path):
     records = [json.loads(ln) for ln in (tmp_path / "losses.jsonl").read_text().splitlines()]
     scores = {r["iteration"]: r["selection"] for r in records if "selection" in r}
     assert sorted(scores) == [10, 20, 30]
-    best = min(scores, key=scores.get)
+    best = max(scores, key=scores.get)
     assert model.meta["selected_iteration"] == best and model.meta["selection_score"] == scores[best]
     # the shipped generator is that state: scoring it again gives the logged value
     tr.G_ema.load_state_dict(model.generator.state_dict())
@@ -127,4 +127,43 @@ def test_model_selection_ships_the_best_scoring_state(ttbar, tmp_path):
     with torch.no_grad():
         for p in tr.G_ema.parameters():
             p.add_(torch.randn_like(p))
-    assert tr.selection_score() > 2 * scores[best]
+    assert tr.selection_score() < 0.5 * scores[best]
+
+
+def test_weighted_samples_are_refused_not_learnt_wrong(ttbar, tmp_path):
+    w = np.where(np.arange(len(ttbar)) % 10 == 0, -1.0, 1.0)
+    weighted = type(ttbar)(ttbar.momenta, ttbar.pdg, w)
+    with pytest.raises(TrainingError, match=r"weighted .*10\.0% negative.*effective size"):
+        Trainer(weighted, tiny(), tmp_path)
+    # equal weights (an LHE file's XWGTUP = σ) are an unweighted sample
+    same = type(ttbar)(ttbar.momenta, ttbar.pdg, np.full(len(ttbar), 503.2))
+    Trainer(same, tiny(iterations=1), tmp_path / "same")
+
+
+def test_holdout_is_kept_out_of_training(ttbar, tmp_path):
+    tr = Trainer(ttbar, tiny(holdout=0.2), tmp_path)
+    assert len(tr.heldout) == round(0.2 * len(ttbar)) and len(tr.events) + len(tr.heldout) == len(ttbar)
+    train_rows = {r.tobytes() for r in tr.events.momenta}
+    assert not any(r.tobytes() in train_rows for r in tr.heldout.momenta)
+    assert len(tr.real_p) == len(tr.events)
+    # the same seed holds out the same events
+    again = Trainer(ttbar, tiny(holdout=0.2), tmp_path / "again")
+    np.testing.assert_array_equal(again.heldout.momenta, tr.heldout.momenta)
+
+
+def test_transformed_real_batches_equal_features_of_transformed_events(ttbar, tmp_path):
+    """The fast path (precomputed coordinates, rotated φ) gives the features of the transformed events."""
+    from lhcgan.symmetry import randomise
+
+    tr = Trainer(ttbar, tiny(), tmp_path)
+    assert tr.real_coords is not None and tr.cfg.symmetries == ["azimuth", "reflect_z"]
+    state = tr.data_gen.get_state()
+    fast, m = tr._real_batch()
+    tr.data_gen.set_state(state)
+    idx = torch.randint(len(tr.real_p), (tr.cfg.batch,), generator=tr.data_gen)
+    u = torch.rand(2, tr.cfg.batch, generator=tr.data_gen, dtype=torch.float64)
+    draws = iter(u)
+    p = randomise(tr.real_p[idx], tr.cfg.symmetries, lambda n: next(draws))
+    slow = tr.bridge.features(p, tr.real_m[idx])
+    np.testing.assert_allclose(fast.numpy(), slow.numpy(), atol=2e-4)
+    assert not torch.allclose(fast, tr.bridge.features(tr.real_p[idx], tr.real_m[idx]), atol=1e-2)

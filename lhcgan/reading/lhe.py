@@ -207,6 +207,7 @@ class LHEReader:
             "format": "lhe",
             "ecm": self.init.ecm,
             "beams": list(self.init.beams),
+            "beam_energies": list(self.init.energies),
             "cross_section_pb": float(sum(self.init.cross_sections)),
             "generator": self.init.generator,
         }

@@ -33,6 +33,8 @@ def validate(
     run_dir: str | os.PathLike[str] | None = None,
     training_size: int | None = None,
     auc_events: int = 200_000,
+    binning: Events | None = None,
+    members: list[Events] | None = None,
     quiet: bool = False,
 ) -> dict:
     """Compare ``generated`` with ``truth``; write figures and metrics into ``out_dir``; return the metrics.
@@ -42,34 +44,45 @@ def validate(
         run_dir: a `lhcgan fit` run folder, for the loss curves and the training size.
         training_size: events the model was trained on, for the amplification ratio.
         auc_events: events per sample for the classifier test.
+        binning: events whose quantiles bin the worth; without it half of ``truth`` does.
+        members: events of each member of an ensemble (`lhcgan fit --ensemble K`): every
+            one-dimensional figure gets their spread as a band, and ``band_coverage`` in the metrics
+            is the fraction of bins where |generated − truth| is within the combined 1σ band
+            (statistical errors of both samples and the spread, in quadrature).
     """
     import matplotlib.pyplot as plt
     from matplotlib.backends.backend_pdf import PdfPages
 
-    from lhcgan.validate.plots import make_figures
+    from lhcgan.validate.plots import Bands, make_figures
 
     gen, tru = _load(generated), _load(truth)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     losses = Path(run_dir) / "losses.jsonl" if run_dir is not None else None
     if training_size is None and run_dir is not None and (Path(run_dir) / "model.pt").is_file():
-        from lhcgan.modelfile import TrainedModel
+        from lhcgan.modelfile import load_model
 
-        training_size = TrainedModel.load(Path(run_dir) / "model.pt").meta.get("training_events")
-    metrics = summarise(gen, tru, training_size=training_size, auc_events=auc_events)
+        meta = load_model(Path(run_dir) / "model.pt").meta
+        training_size = meta.get("training_events", 0) + meta.get("heldout_events", 0)
+    metrics = summarise(gen, tru, training_size=training_size, auc_events=auc_events, binning=binning)
     metrics["generated"] = str(gen.meta.get("source"))
     metrics["truth"] = str(tru.meta.get("source"))
 
     og, ot = observables(gen), observables(tru)
+    bands = Bands([observables(m) for m in members]) if members else None
     entries = []
     with atomic_output(out / "plots.pdf") as tmp, PdfPages(tmp) as pdf:
-        for fig_info, fig in make_figures(gen, tru, og, ot, out, losses):
+        for fig_info, fig in make_figures(gen, tru, og, ot, out, losses, bands):
             fig.savefig(out / f"{fig_info.name}.png", dpi=90)
             pdf.savefig(fig)
             plt.close(fig)
             entries.append(fig_info)
+    if bands is not None:
+        metrics["band_coverage"] = bands.coverage
+        metrics["band_bins"] = bands.bins
+        metrics["ensemble_members"] = len(members)
     with atomic_output(out / "metrics.json") as tmp:
-        tmp.write_text(json.dumps(metrics, indent=1))
+        tmp.write_text(json.dumps(_finite(metrics), indent=1))
     with atomic_output(out / "index.html") as tmp:
         tmp.write_text(_index(entries, metrics))
     if not quiet:
@@ -99,6 +112,34 @@ def _index(entries, metrics: dict) -> str:
             f"</head><body><h1>lhcgan validation</h1><pre>{summary}</pre>{''.join(rows)}</body></html>\n")
 
 
+def _finite(x):
+    """metrics with inf and NaN as null: strict JSON."""
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite(v) for v in x]
+    if isinstance(x, float) and not np.isfinite(x):
+        return None
+    return x
+
+
+def _events(n: float) -> str:
+    return "more than the reference resolves" if not np.isfinite(n) else f"{n:,.0f}"
+
+
+def worth_line(amp: dict) -> str:
+    """One sentence: what the sample is worth in truth events, against what, and as a multiple of the training sample."""
+    lo, hi = amp["worth_range"]
+    text = (f"worth {_events(amp['worth'])} truth events (1σ range {_events(lo)} to {_events(hi)}; "
+            f"least for {amp['worst_observable']}: {_events(amp['worst'])}), "
+            f"measured against {amp['reference_events']:,.0f} independent truth events")
+    if "amplification" in amp:
+        verdict = "more" if amp["amplification"] > 1 else "less"
+        text += (f"; {amp['amplification']:.2f}× the {amp['training_events']:,} events of the sample it learnt "
+                 f"from: worth {verdict} than that sample")
+    return text
+
+
 def format_table(metrics: dict) -> str:
     """The terminal summary: per-observable W1/σ and χ²/ndf, in-peak fractions, balance, AUC, amplification."""
     lines = [f"{'observable':<14} {'W1/σ':>8} {'χ²/ndf':>8}"]
@@ -110,11 +151,12 @@ def format_table(metrics: dict) -> str:
     lines.append(f"pT balance median |Σp⃗T|/Σ|p⃗T|: {metrics['pt_balance_median']:.2e} "
                  f"(truth {metrics['pt_balance_median_truth']:.2e})")
     lines.append(f"classifier AUC: {metrics['auc']:.3f} (0.5: indistinguishable)")
-    amp = metrics["amplification"]
-    text = f"worth {amp['equivalent_truth_events']:.3g} truth events (quantile MSE {amp['mse_generated']:.2e})"
-    if "amplification" in amp:
-        text += f", {amp['amplification']:.2f}× the training sample"
-    lines.append(text)
-    worst = max(metrics["w1_over_sigma"].items(), key=lambda kv: kv[1])
+    lines.append(worth_line(metrics["amplification"]))
+    if "band_coverage" in metrics:
+        lines.append(f"ensemble of {metrics['ensemble_members']}: |generated − truth| within the 1σ band in "
+                     f"{metrics['band_coverage']:.0%} of {metrics['band_bins']} bins (0.68 for a calibrated band)")
+    # Σpx, Σpy of balanced samples are float32 rounding (σ ~ 1e-5 GeV): no W1/σ worth naming
+    worst = max(((k, v) for k, v in metrics["w1_over_sigma"].items() if not k.startswith("sum_")),
+                key=lambda kv: kv[1])
     lines.append(f"largest W1/σ: {worst[0]} {worst[1]:.4f}; mean {np.mean(list(metrics['w1_over_sigma'].values())):.4f}")
     return "\n".join(lines)

@@ -11,6 +11,7 @@ import numpy as np
 
 from lhcgan import physics
 from lhcgan.events import Events
+from lhcgan.validate.worth import WorthReference, worth
 
 #: Observables of one sample: name → (N,) array.
 Observables = dict[str, np.ndarray]
@@ -82,101 +83,111 @@ def classifier_features(events: Events) -> np.ndarray:
     return np.concatenate([flat, np.log(physics.pt(p) + 1e-3), physics.eta(p), m, peak], axis=1)
 
 
+def strong_classifier_features(events: Events) -> np.ndarray:
+    """Features in the style of L-GATr's classifier test (arXiv:2411.00446), (N, 53) for six particles.
+
+    Each particle's log pT, η, φ; ΔR of every pair; pT, η, φ and mass of the whole event and of
+    every resonance of the process (tt̄, t, t̄, W⁺, W⁻).
+    """
+    p = events.momenta
+    m = events.masses
+    n = p.shape[1]
+    cols = [np.log(physics.pt(p) + 1e-3), physics.eta(p), physics.phi(p)]
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    cols.append(np.stack([physics.delta_r(p[:, i], p[:, j]) for i, j in pairs], axis=1))
+    systems = [tuple(range(n))] + [r.members for r in events.process.resonances]
+    for members in systems:
+        s = p[:, list(members)].sum(1)
+        cols.append(np.stack([np.log(physics.pt(s) + 1e-3), physics.eta(s), physics.phi(s),
+                              physics.invariant_mass(p, m, members)], axis=1))
+    return np.concatenate(cols, axis=1)
+
+
 def classifier_auc(generated: Events, truth: Events, *, seed: int = 0, max_events: int = 200_000,
-                   epochs: int = 20) -> float:
+                   epochs: int = 20, features: Callable[[Events], np.ndarray] | None = None,
+                   hidden: int = 128, layers: int = 3) -> float:
     """AUC of an MLP trained to tell generated from truth events; 0.5 means indistinguishable.
 
-    The MLP (3 × 128, fixed seed) trains on half of each sample and is evaluated on
-    the other half. Features are standardised with the truth statistics.
+    The MLP (``layers`` × ``hidden``, fixed seed) trains on half of each sample and is evaluated
+    on the other half, with weights where the samples have them. Features (default
+    `classifier_features`) are standardised with the truth statistics.
     """
     import torch
     from torch import nn
 
+    features = features or classifier_features
     rng = np.random.default_rng(seed)
     n = min(len(generated), len(truth), max_events)
-    xg = classifier_features(generated)[rng.permutation(len(generated))[:n]]
-    xt = classifier_features(truth)[rng.permutation(len(truth))[:n]]
+    pick_g, pick_t = rng.permutation(len(generated))[:n], rng.permutation(len(truth))[:n]
+    xg, xt = features(generated[pick_g]), features(truth[pick_t])
+    wg = np.ones(n) if generated.weights is None else generated.weights[pick_g]
+    wt = np.ones(n) if truth.weights is None else truth.weights[pick_t]
+    # each sample's weights normalised to its event count: the two classes weigh the same
+    wg, wt = wg * n / wg.sum(), wt * n / wt.sum()
     mean, std = xt.mean(0), xt.std(0) + 1e-12
     x = np.concatenate([xg, xt])
     x = np.nan_to_num((x - mean) / std, nan=0.0, posinf=10.0, neginf=-10.0).clip(-10, 10).astype(np.float32)
     y = np.concatenate([np.ones(n), np.zeros(n)]).astype(np.float32)
+    w = np.concatenate([wg, wt]).astype(np.float32)
     order = rng.permutation(2 * n)
-    x, y = x[order], y[order]
+    x, y, w = x[order], y[order], w[order]
     half = n
-    xtr, ytr, xte, yte = map(torch.as_tensor, (x[:half], y[:half], x[half:], y[half:]))
+    xtr, ytr, wtr, xte, yte, wte = map(torch.as_tensor, (x[:half], y[:half], w[:half], x[half:], y[half:], w[half:]))
     torch.manual_seed(seed)
-    net = nn.Sequential(nn.Linear(x.shape[1], 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(),
-                        nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 1))
+    mods: list[nn.Module] = []
+    width = x.shape[1]
+    for _ in range(layers):
+        mods += [nn.Linear(width, hidden), nn.ReLU()]
+        width = hidden
+    net = nn.Sequential(*mods, nn.Linear(width, 1))
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
     gen = torch.Generator().manual_seed(seed)
     for _ in range(epochs):
         perm = torch.randperm(len(xtr), generator=gen)
         for i in range(0, len(xtr), 1024):
             idx = perm[i : i + 1024]
-            loss = nn.functional.binary_cross_entropy_with_logits(net(xtr[idx]).squeeze(-1), ytr[idx])
+            loss = nn.functional.binary_cross_entropy_with_logits(net(xtr[idx]).squeeze(-1), ytr[idx],
+                                                                  weight=wtr[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
+        sched.step()
     with torch.no_grad():
         scores = net(xte).squeeze(-1).numpy()
-    return auc(scores, yte.numpy())
+    return auc(scores, yte.numpy(), wte.numpy())
 
 
-def auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Area under the ROC curve from the Mann–Whitney rank statistic (ties counted half)."""
+def strong_classifier_auc(generated: Events, truth: Events, *, seed: int = 0, max_events: int = 500_000,
+                          epochs: int = 30) -> float:
+    """`classifier_auc` with `strong_classifier_features` and a 3 × 256 MLP: the harder test."""
+    return classifier_auc(generated, truth, seed=seed, max_events=max_events, epochs=epochs,
+                          features=strong_classifier_features, hidden=256)
+
+
+def auc(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """Area under the ROC curve: the (weighted) probability that a positive outscores a negative, ties half."""
+    w = np.ones(len(scores)) if weights is None else np.asarray(weights, dtype=np.float64)
     order = np.argsort(scores, kind="mergesort")
-    ranks = np.empty(len(scores))
-    sorted_scores = scores[order]
-    # average ranks of tied scores
-    _, first, counts = np.unique(sorted_scores, return_index=True, return_counts=True)
-    avg = first + (counts + 1) / 2
-    ranks[order] = np.repeat(avg, counts)
-    pos = labels == 1
-    n_pos, n_neg = pos.sum(), (~pos).sum()
-    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def quantile_mse(sample: Observables, edges: dict[str, np.ndarray]) -> float:
-    """Mean over observables and quantile bins of (fraction in bin − 1/n_bins)²."""
-    values = []
-    for name, e in edges.items():
-        h, _ = np.histogram(np.clip(sample[name], e[0], e[-1]), e)
-        values.append(np.mean((h / max(h.sum(), 1) - 1 / (len(e) - 1)) ** 2))
-    return float(np.mean(values))
-
-
-def amplification(generated: Observables, truth: Observables, *, n_bins: int = 20, seed: int = 0,
-                  training_size: int | None = None) -> dict[str, float | list]:
-    """How many truth events the generated sample is worth (GANplifying, SciPost Phys. 10, 139).
-
-    Quantile bins come from one half of the truth sample. The quantile MSE of the
-    generated sample is compared with that of truth subsamples of growing size,
-    drawn from the other half, which falls like c / n; the equivalent size is c / MSE.
-    """
-    rng = np.random.default_rng(seed)
-    names = [k for k in truth if not k.startswith("sum_")]
-    n = len(next(iter(truth.values())))
-    perm = rng.permutation(n)
-    ref, pool = perm[: n // 2], perm[n // 2 :]
-    edges = {k: np.quantile(truth[k][ref], np.linspace(0, 1, n_bins + 1)) for k in names}
-    sizes = [s for s in (500, 1000, 2000, 5000, 10000, 20000, 50000, 100000) if s <= len(pool)]
-    mse_truth = []
-    for s in sizes:
-        reps = [quantile_mse({k: truth[k][rng.choice(pool, s, replace=False)] for k in names}, edges) for _ in range(5)]
-        mse_truth.append(float(np.mean(reps)))
-    c = float(np.median(np.array(mse_truth) * np.array(sizes)))
-    mse_gen = quantile_mse({k: generated[k] for k in names}, edges)
-    worth = c / mse_gen if mse_gen > 0 else float("inf")
-    out: dict[str, float | list] = {"mse_generated": mse_gen, "truth_sizes": sizes, "mse_truth": mse_truth,
-                                    "equivalent_truth_events": worth}
-    if training_size:
-        out["amplification"] = worth / training_size
-    return out
+    s, pos, w = scores[order], labels[order] == 1, w[order]
+    # per distinct score: negative weight below it, plus half the negative weight tied with it
+    _, first = np.unique(s, return_index=True)
+    group = np.cumsum(np.r_[False, s[1:] != s[:-1]])
+    neg_w = np.where(pos, 0.0, w)
+    tied_neg = np.add.reduceat(neg_w, first)
+    below = np.cumsum(tied_neg) - tied_neg
+    credit = below[group] + 0.5 * tied_neg[group]
+    total = w[pos].sum() * neg_w.sum()
+    return float(np.sum(w[pos] * credit[pos]) / total)
 
 
 def summarise(generated: Events, truth: Events, *, training_size: int | None = None,
-              auc_events: int = 200_000, log: Callable[[str], None] | None = None) -> dict:
-    """All metrics of ``generated`` against ``truth``, as written to metrics.json."""
+              auc_events: int = 200_000, binning: Events | None = None) -> dict:
+    """All metrics of ``generated`` against ``truth``, as written to metrics.json.
+
+    ``binning``: a sample whose quantiles bin the worth (e.g. the training events when ``truth``
+    is a small held-out sample); without it the truth sample is split in halves.
+    """
     og, ot = observables(generated), observables(truth)
     w1, chi2 = {}, {}
     for name in og:
@@ -195,6 +206,24 @@ def summarise(generated: Events, truth: Events, *, training_size: int | None = N
         "pt_balance_median": pt_balance_median(generated),
         "pt_balance_median_truth": pt_balance_median(truth),
         "auc": classifier_auc(generated, truth, max_events=auc_events),
-        "amplification": amplification(og, ot, training_size=training_size),
+        "amplification": amplification(og, ot, training_size=training_size,
+                                       binning=None if binning is None else observables(binning)),
     }
     return metrics
+
+
+def amplification(generated: Observables, truth: Observables, *, training_size: int | None = None,
+                  binning: Observables | None = None, seed: int = 0) -> dict:
+    """The worth of the generated sample in truth events (`lhcgan.validate.worth`), and its ratio to
+    ``training_size``: above 1, the generated sample is worth more than the sample it learnt from.
+
+    With ``binning`` the quantile edges come from it and all of ``truth`` is the reference.
+    """
+    if binning is None:
+        out = worth(generated, truth, seed=seed)
+    else:
+        out = WorthReference.from_samples(binning, truth).measure(generated)
+    if training_size:
+        out["amplification"] = out["worth"] / training_size
+        out["training_events"] = training_size
+    return out

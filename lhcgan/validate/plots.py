@@ -31,7 +31,40 @@ class Figure:
     observable: str | None = None
 
 
-def _ratio_figure(hg: hist.Hist, ht: hist.Hist, xlabel: str, *, logy: bool = False, logx: bool = False) -> plt.Figure:
+@dataclass
+class Bands:
+    """The ensemble members' observables, for error bands, and the coverage tally of the figures drawn.
+
+    Attributes:
+        members: one `Observables` per ensemble member.
+        covered, bins: bins where |generated − truth| is within the combined 1σ band, and bins counted
+            (those with at least 10 truth events), over every one-dimensional figure of a measured observable.
+    """
+
+    members: list[Observables]
+    covered: int = 0
+    bins: int = 0
+
+    def band(self, key: str, hg: hist.Hist) -> np.ndarray:
+        """Per-bin standard deviation of the members' fractions of events in ``hg``'s bins."""
+        fractions = []
+        for m in self.members:
+            h = hist.Hist(hg.axes[0]).fill(m[key])
+            fractions.append(h.values() / max(h.values().sum(), 1))
+        return np.std(fractions, axis=0, ddof=1)
+
+    def tally(self, dens_g, dens_t, sigma, counts_t) -> None:
+        ok = counts_t >= 10
+        self.covered += int(np.sum(np.abs(dens_g - dens_t)[ok] < sigma[ok]))
+        self.bins += int(ok.sum())
+
+    @property
+    def coverage(self) -> float:
+        return self.covered / self.bins if self.bins else float("nan")
+
+
+def _ratio_figure(hg: hist.Hist, ht: hist.Hist, xlabel: str, *, logy: bool = False, logx: bool = False,
+                  band: np.ndarray | None = None, bands: Bands | None = None) -> plt.Figure:
     fig, (ax, rax) = plt.subplots(2, 1, figsize=(6, 5.5), sharex=True, gridspec_kw={"height_ratios": (3, 1), "hspace": 0.05})
     ng, nt = hg.values().sum(), ht.values().sum()
     dens_g, dens_t = hg.values() / max(ng, 1), ht.values() / max(nt, 1)
@@ -39,6 +72,15 @@ def _ratio_figure(hg: hist.Hist, ht: hist.Hist, xlabel: str, *, logy: bool = Fal
     edges = ht.axes[0].edges
     mplhep.histplot(dens_t, edges, ax=ax, color=TRUTH, label="truth", yerr=err_t)
     mplhep.histplot(dens_g, edges, ax=ax, color=GEN, label="generated", yerr=err_g)
+    if band is not None:
+        ax.stairs(dens_g + band, edges, baseline=np.clip(dens_g - band, 0, None), fill=True, color=GEN, alpha=0.25,
+                  label="ensemble spread")
+        has = dens_t > 0
+        safe = np.where(has, dens_t, 1.0)
+        mid, rel = np.where(has, dens_g / safe, np.nan), np.where(has, band / safe, np.nan)
+        rax.stairs(mid + rel, edges, baseline=mid - rel, fill=True, color=GEN, alpha=0.25)
+        if bands is not None:
+            bands.tally(dens_g, dens_t, np.sqrt(err_g**2 + err_t**2 + band**2), ht.values())
     ax.set_ylabel("fraction of events")
     ax.legend()
     if logy:
@@ -68,30 +110,39 @@ def _range(x: np.ndarray, q: float = 0.001) -> tuple[float, float]:
 
 
 def make_figures(generated: Events, truth: Events, og: Observables, ot: Observables,
-                 out: Path, losses: Path | None = None) -> Iterator[tuple[Figure, plt.Figure]]:
-    """Yield every figure with its description; the caller saves and closes them."""
+                 out: Path, losses: Path | None = None, bands: Bands | None = None) -> Iterator[tuple[Figure, plt.Figure]]:
+    """Yield every figure with its description; the caller saves and closes them.
+
+    With ``bands`` each one-dimensional figure of an observable gets the ensemble's band,
+    and ``bands`` tallies how many bins it covers.
+    """
     proc = truth.process
+
+    def ratio(key: str, hists: tuple[hist.Hist, hist.Hist], xlabel: str, **kw) -> plt.Figure:
+        band = bands.band(key, hists[0]) if bands is not None else None
+        return _ratio_figure(*hists, xlabel, band=band, bands=bands, **kw)
+
     for slot in proc.slots:
         key = f"pt_{slot.name}"
         lo, hi = _range(ot[key])
-        yield Figure(key, f"pT of {slot.name}", key), _ratio_figure(*_hists(og[key], ot[key], 0, hi), f"$p_T$ of {slot.label} [GeV]")
+        yield Figure(key, f"pT of {slot.name}", key), ratio(key, _hists(og[key], ot[key], 0, hi), f"$p_T$ of {slot.label} [GeV]")
         # the tail on a log scale, as in the reference paper
         hi_tail = float(np.quantile(ot[key], 0.99995))
         yield (Figure(key + "_tail", f"pT tail of {slot.name} (log scale)", key),
-               _ratio_figure(*_hists(og[key], ot[key], 0, hi_tail, 50), f"$p_T$ of {slot.label} [GeV]", logy=True))
+               ratio(key, _hists(og[key], ot[key], 0, hi_tail, 50), f"$p_T$ of {slot.label} [GeV]", logy=True))
         for var, label in (("eta", r"$\eta$"), ("phi", r"$\phi$")):
             key = f"{var}_{slot.name}"
             lo, hi = (-np.pi, np.pi) if var == "phi" else (-5.0, 5.0)
-            yield Figure(key, f"{var} of {slot.name}", key), _ratio_figure(*_hists(og[key], ot[key], lo, hi, 50), f"{label} of {slot.label}")
+            yield Figure(key, f"{var} of {slot.name}", key), ratio(key, _hists(og[key], ot[key], lo, hi, 50), f"{label} of {slot.label}")
     for r in proc.resonances:
         key = f"m_{r.name}"
         lo, hi = r.mass - 40 * r.width, r.mass + 40 * r.width
-        yield Figure(key, f"mass of {r.name}", key), _ratio_figure(*_hists(og[key], ot[key], lo, hi, 80), f"$m$({r.label}) [GeV]", logy=True)
+        yield Figure(key, f"mass of {r.name}", key), ratio(key, _hists(og[key], ot[key], lo, hi, 80), f"$m$({r.label}) [GeV]", logy=True)
         lo, hi = r.mass - 5 * r.width, r.mass + 5 * r.width
         yield (Figure(key + "_peak", f"mass of {r.name}, ±5Γ around the peak", key),
-               _ratio_figure(*_hists(og[key], ot[key], lo, hi, 50), f"$m$({r.label}) [GeV]"))
+               ratio(key, _hists(og[key], ot[key], lo, hi, 50), f"$m$({r.label}) [GeV]"))
     lo, hi = _range(ot["m_ttbar"])
-    yield Figure("m_ttbar", "mass of the tt̄ system", "m_ttbar"), _ratio_figure(*_hists(og["m_ttbar"], ot["m_ttbar"], 300, hi), r"$m(t\bar{t})$ [GeV]", logy=True)
+    yield Figure("m_ttbar", "mass of the tt̄ system", "m_ttbar"), ratio("m_ttbar", _hists(og["m_ttbar"], ot["m_ttbar"], 300, hi), r"$m(t\bar{t})$ [GeV]", logy=True)
     for key, label in (("sum_px", r"$\sum p_x$ [GeV]"), ("sum_py", r"$\sum p_y$ [GeV]")):
         spread = max(float(np.max(np.abs(ot[key]))), float(np.quantile(np.abs(og[key]), 0.99)), 1e-9)
         yield Figure(key, key.replace("_", " "), key), _ratio_figure(*_hists(og[key], ot[key], -spread, spread, 50), label)
@@ -145,6 +196,6 @@ def loss_figure(path: Path) -> plt.Figure:
     if selected:
         axes[2].semilogy([r["iteration"] for r in selected], [r["selection"] for r in selected], "o-", color="tab:red")
         axes[2].set_xlabel("iteration")
-        axes[2].set_ylabel("model selection: max W1/σ of quark pT, η")
+        axes[2].set_ylabel("model selection: worth on held-out events")
     fig.tight_layout()
     return fig

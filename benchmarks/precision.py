@@ -1,0 +1,145 @@
+"""What a generated sample is worth, on truth the model never saw: trains, generates, measures.
+
+    python benchmarks/precision.py [--sizes 25000 300000] [--seeds 1 2 3] [--truth truth_2M.root]
+                                   [--generate 1000000] [--strong] [--model M.pt ...] [--set KEY=VALUE ...]
+
+For each training size and seed it simulates an independent Pythia 8 training
+sample (Pythia seed 100 + seed), trains the default `lhcgan fit` settings on it
+(as a new user would, plus any --set), generates --generate events and measures
+them against a large independent truth sample (Pythia seed 3003; 2M events unless
+--truth is given):
+
+* worth: the truth events the generated sample is worth (`lhcgan.validate.worth`),
+  all observables together and the worst single one; its ratio to the training size;
+* AUC of lhcgan validate's classifier and, with --strong, of the L-GATr-style one;
+* max W1/σ of the quarks' pT, η, φ;
+* m(tt̄): the generated fraction above 1 and 1.5 TeV over truth's, with its pull, and
+  the largest deviation of generated/truth in 50 GeV bins up to 1.5 TeV;
+* the fit time.
+
+Beside each trained model it prints the reference: the training sample itself,
+measured the same way (a truth sample is worth its size), and any --model given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+import lhcgan
+from lhcgan import physics
+from lhcgan.config import load_card, parse_assignment
+from lhcgan.events import Events
+from lhcgan.modelfile import TrainedModel
+from lhcgan.simulate import simulate
+from lhcgan.train import Trainer
+from lhcgan.validate.metrics import classifier_auc, observables, strong_classifier_auc, wasserstein1
+from lhcgan.validate.worth import WorthReference
+
+TAILS = (1000.0, 1500.0)
+
+
+def mtt_figures(gen: Events, truth: Events) -> dict:
+    """m(tt̄) tail fractions, generated over truth, their pulls, and the worst 50 GeV bin up to 1.5 TeV."""
+    mg = physics.invariant_mass(gen.momenta, gen.masses)
+    mt = physics.invariant_mass(truth.momenta, truth.masses)
+    out = {}
+    for cut in TAILS:
+        fg, ft = np.mean(mg > cut), np.mean(mt > cut)
+        sigma = np.sqrt(fg * (1 - fg) / len(mg) + ft * (1 - ft) / len(mt))
+        out[f">{cut:.0f}"] = {"ratio": fg / ft, "pull": (fg - ft) / sigma}
+    edges = np.arange(300.0, 1501.0, 50.0)
+    hg, _ = np.histogram(mg, edges)
+    ht, _ = np.histogram(mt, edges)
+    ratio = (hg / len(mg)) / np.maximum(ht / len(mt), 1e-300)
+    ok = ht >= 100  # bins truth resolves to 10 % or better
+    k = int(np.argmax(np.where(ok, np.abs(ratio - 1), -1)))
+    out["worst_bin"] = {"from": float(edges[k]), "ratio": float(ratio[k])}
+    return out
+
+
+def measure(gen: Events, truth: Events, ref: WorthReference, strong: bool) -> dict:
+    og, ot = observables(gen), observables(truth)
+    w = ref.measure(og, gen.weights)
+    w1 = max(wasserstein1(og[k], ot[k]) / np.std(ot[k]) for k in og if k.split("_")[0] in ("pt", "eta", "phi"))
+    out = {"worth": w["worth"], "worst": w["worst"], "worst_observable": w["worst_observable"],
+           "auc": classifier_auc(gen, truth, max_events=200_000), "w1": w1, "mtt": mtt_figures(gen, truth)}
+    if strong:
+        out["strong_auc"] = strong_classifier_auc(gen, truth)
+    return out
+
+
+def row(label: str, size: int, m: dict, seconds: float | None) -> str:
+    t = m["mtt"]
+    text = (f"{label:<26} {m['worth']:>10,.0f} {m['worth'] / size:>6.2f} {m['worst']:>9,.0f} "
+            f"{m['worst_observable']:<12} {m['auc']:>6.3f} {m.get('strong_auc', float('nan')):>6.3f} "
+            f"{m['w1']:>6.3f} {t['>1000']['ratio']:>5.2f} ({t['>1000']['pull']:+5.1f}σ) "
+            f"{t['>1500']['ratio']:>5.2f} ({t['>1500']['pull']:+5.1f}σ) "
+            f"{t['worst_bin']['ratio']:>5.2f}@{t['worst_bin']['from']:.0f}")
+    return text + (f" {seconds / 60:>6.1f}" if seconds is not None else "")
+
+
+HEADER = (f"{'sample':<26} {'worth':>10} {'×size':>6} {'worst':>9} {'(of)':<12} {'AUC':>6} {'strong':>6} "
+          f"{'W1/σ':>6} {'m(tt̄)>1 TeV':>14} {'>1.5 TeV':>14} {'worst bin':>10} {'fit min':>7}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[25_000])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--truth", help="truth file (default: simulate 2M events with seed 3003)")
+    parser.add_argument("--truth-events", type=int, default=2_000_000)
+    parser.add_argument("--generate", type=int, default=1_000_000, help="generated events per model")
+    parser.add_argument("--strong", action="store_true", help="also the L-GATr-style classifier (slow)")
+    parser.add_argument("--model", nargs="*", default=[], help="also measure these model files")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
+    parser.add_argument("--work", default="precision-work", help="folder for samples and runs")
+    parser.add_argument("--json", help="write every figure here")
+    args = parser.parse_args()
+
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    truth_path = Path(args.truth) if args.truth else work / f"truth_{args.truth_events}.root"
+    if not truth_path.is_file():
+        simulate(args.truth_events, truth_path, seed=3003)
+    truth = lhcgan.read(truth_path)
+    ref = WorthReference.from_truth(observables(truth))
+    # the comparison samples for AUC and m(tt̄): the reference half is independent of the binning half
+    probe = truth[np.random.default_rng(1).permutation(len(truth))[: args.generate]]
+    print(f"truth: {len(truth):,} events ({truth_path}); worth binned on one half, measured against the other")
+    overrides = dict(parse_assignment(a) for a in args.set)
+    results: dict[str, dict] = {}
+    print(HEADER)
+    for path in args.model:
+        model = TrainedModel.load(path)
+        m = measure(model.sample(args.generate, seed=7), probe, ref, args.strong)
+        size = int(model.meta.get("training_events") or 1) + int(model.meta.get("heldout_events") or 0)
+        results[f"model:{path}"] = m
+        print(row(Path(path).name, size, m, None), flush=True)
+    for size in args.sizes:
+        for seed in args.seeds:
+            sample = work / f"train_{size}_s{seed}.root"
+            if not sample.is_file():
+                simulate(size, sample, seed=100 + seed)
+            events = lhcgan.read(sample)
+            m = measure(events, probe, ref, args.strong)
+            results[f"truth:{size}:{seed}"] = m
+            print(row(f"training sample {size // 1000}k s{seed}", len(events), m, None), flush=True)
+            config = load_card("default", overrides=overrides | {"seed": seed})
+            t0 = time.perf_counter()
+            model = Trainer(events, config, work / f"run_{size}_s{seed}").fit()
+            seconds = time.perf_counter() - t0
+            m = measure(model.sample(args.generate, seed=seed + 10), probe, ref, args.strong)
+            m["fit_seconds"] = seconds
+            results[f"gan:{size}:{seed}"] = m
+            print(row(f"lhcgan fit {size // 1000}k s{seed}", len(events), m, seconds), flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1, default=float))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Exact symmetries of pp collisions, as transforms of whole events.
+
+An exact symmetry is free training data: every transformed training event is as
+likely as the event itself, so the discriminator never sees the same real event
+twice, and generated events can be symmetrised exactly. Only symmetries that hold
+for every sample lhcgan reads are used:
+
+* ``azimuth``: a rotation about the beam by any angle. Exact for unpolarised beams.
+* ``reflect_z``: z → −z of the whole event (every pz → −pz). Exact for two equal
+  beams at equal energies, as pp at the LHC, at every order and with radiation.
+
+Not used: charge conjugation or CP (t ↔ t̄ with W⁺ ↔ W⁻), which is broken in pp at
+NLO (the tt̄ charge asymmetry), and a reflection for asymmetric beams (pPb).
+
+Transforms take momenta (N, n, 3) GeV, numpy or torch, and leave every mass,
+every pT and the event's transverse balance as they are.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from lhcgan import physics
+from lhcgan.physics import Array, lib
+
+SYMMETRIES = ("azimuth", "reflect_z")
+
+
+def reflect_z(p: Array, flip: Array) -> Array:
+    """z → −z for the events where ``flip`` (N,) bool is set; p (N, n, 3) GeV → (N, n, 3) GeV."""
+    xp = lib(p)
+    sign = 1 - 2 * flip.to(p.dtype) if xp is not np else np.where(flip, -1.0, 1.0).astype(p.dtype)
+    return xp.concatenate([p[..., :2], p[..., 2:] * sign[:, None, None]], axis=-1)
+
+
+def symmetric_beams(meta: dict[str, Any]) -> bool:
+    """Whether the sample's beams are equal and of equal energy (unknown beams count as the LHC's pp)."""
+    beams, energies = meta.get("beams"), meta.get("beam_energies")
+    if beams is not None and len(set(beams)) > 1:
+        return False
+    return energies is None or abs(energies[0] - energies[1]) <= 1e-9 * max(abs(energies[0]), 1.0)
+
+
+def randomise(p: Array, names: tuple[str, ...] | list[str], draw: Any) -> Array:
+    """Apply each named symmetry with a random parameter per event: p (N, n, 3) GeV → (N, n, 3) GeV.
+
+    ``draw(n)`` gives n uniform numbers in [0, 1) as an array of p's kind, e.g. a numpy
+    Generator's ``random`` or ``lambda n: torch.rand(n, generator=g)``.
+    """
+    for name in names:
+        u = draw(len(p))
+        if name == "azimuth":
+            p = physics.rotate_azimuth(p, (2 * u - 1) * np.pi)
+        elif name == "reflect_z":
+            p = reflect_z(p, u < 0.5)
+        else:
+            raise ValueError(f"unknown symmetry {name!r}; known are {SYMMETRIES}")
+    return p
