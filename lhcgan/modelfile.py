@@ -128,7 +128,9 @@ class TrainedModel:
             pdg = sample_flavours(k, self.flavour_fractions, rng)
             # pp collisions are symmetric about the beam (and under z → −z): random transforms make those
             # symmetries exact and leave every invariant quantity (pT, masses, ΔR) as generated
-            p = randomise(p, self.config.symmetries, rng_sym.random)
+            # one row of numbers per event: the i-th event's transforms never move, whatever n or chunk
+            columns = iter(rng_sym.random((k, len(self.config.symmetries))).T)
+            p = randomise(p, self.config.symmetries, lambda _: next(columns))
             if not ok.any():
                 raise InputError(f"the model made {k} non-finite events in a row", path=self.meta.get("source"),
                                  hint="the model is broken: retrain it")

@@ -208,7 +208,7 @@ class DecayParametrisation:
 
     per_cascade = 9
 
-    def __init__(self, process: Process, marginals: QuantileMap | None = None, pair_rapidities: bool = True) -> None:
+    def __init__(self, process: Process, marginals: QuantileMap | None = None) -> None:
         self.process = process
         self.marginals = marginals
         self.cascades = []
@@ -226,9 +226,7 @@ class DecayParametrisation:
         self._m = {key: col([m[c[j]] for c in self.cascades]) for j, key in ((2, "b"), (3, "q1"), (4, "q2"))}
         # slot order of the stacked (b, q1, q2) of every cascade
         self._slots = np.argsort([c[j] for c in self.cascades for j in (2, 3, 4)])
-        # two primaries: their η enter as half sum and half difference, (η₁ ± η₂)/2, the boost of the pair
-        # and the rapidity gap that sets its mass, which are far less correlated than η₁ and η₂
-        self.pair_rapidities = pair_rapidities and len(self.cascades) == 2
+
 
     @classmethod
     def fit(cls, momenta: np.ndarray, process: Process) -> "DecayParametrisation":
@@ -240,7 +238,7 @@ class DecayParametrisation:
         """
         param = cls(process)
         raw = param.to_raw(np.asarray(momenta, dtype=np.float64))
-        return cls(process, QuantileMap.fit(raw, tie=param.tied_columns()), param.pair_rapidities)
+        return cls(process, QuantileMap.fit(raw, tie=param.tied_columns()))
 
     def tied_columns(self) -> list[list[int]]:
         """Groups of raw columns with one distribution: the mass coordinates of conjugate cascades."""
@@ -276,24 +274,12 @@ class DecayParametrisation:
             cols += [xp.log(xp.clip(physics.pt(t3), 1e-6, None)), physics.eta(t3), physics.phi(t3),
                      xp.arcsinh(2 * (mt - top.mass) / top.width), xp.arcsinh(2 * (mw - w.mass) / w.width),
                      th_w, ph_w, th_q, ph_q]
-        if self.pair_rapidities:
-            i, j = 1, self.per_cascade + 1
-            cols[i], cols[j] = (cols[i] + cols[j]) / 2, (cols[i] - cols[j]) / 2
         return xp.stack(cols, axis=-1)
-
-    def _unpair(self, y: Array) -> Array:
-        """Raw coordinates (N, 18) with the primaries' (η₁ ± η₂)/2 turned back into η₁, η₂."""
-        if not self.pair_rapidities:
-            return y
-        i, j = 1, self.per_cascade + 1
-        cols = [y[:, c] for c in range(y.shape[1])]
-        cols[i], cols[j] = y[:, i] + y[:, j], y[:, i] - y[:, j]
-        return lib(y).stack(cols, axis=-1)
 
     def from_raw(self, y: Array, conserve_pt: bool = False) -> Array:
         """(N, 18) raw coordinates → (N, 6, 3) GeV, on all mass shells; balanced in pT if asked."""
         xp = lib(y)
-        y = self._unpair(physics.to_float64(y))
+        y = physics.to_float64(y)
         n, k = y.shape[0], self.per_cascade
         mb, mq1, mq2 = (_like(self._m[key], y) for key in ("b", "q1", "q2"))
         col = xp.moveaxis(y.reshape(n, -1, k), 1, 0)  # (C, N, 9): every cascade at once
@@ -384,12 +370,11 @@ class DecayParametrisation:
 
     def state_dict(self) -> dict[str, Any]:
         assert self.marginals is not None
-        return self.marginals.state_dict() | {"pair_rapidities": self.pair_rapidities}
+        return self.marginals.state_dict()
 
     @classmethod
     def from_state_dict(cls, state: dict[str, Any], process: Process) -> "DecayParametrisation":
-        # models written before the paired rapidities have no key: their η are plain
-        return cls(process, QuantileMap.from_state_dict(state), state.get("pair_rapidities", False))
+        return cls(process, QuantileMap.from_state_dict(state))
 
 
 def _like(a: np.ndarray, like: Array) -> Array:
