@@ -143,7 +143,6 @@ class Trainer:
                           "symmetric: z → −z is no symmetry of this sample and is not used", stacklevel=2)
             config = config.replace(symmetries=[s for s in config.symmetries if s != "reflect_z"])
         self.cfg = cfg = config
-        self.sample_size = len(events)
         #: the events training uses, and those held out for model selection and validation
         self.split_seed = cfg.seed if split_seed is None else split_seed
         self.events, self.heldout = split_holdout(events, cfg.holdout, self.split_seed)
@@ -433,7 +432,11 @@ class Trainer:
         path = self.run_dir / CHECKPOINT
         if not path.is_file():
             raise TrainingError("no checkpoint to resume from", path=path, hint="start without --resume")
-        state = torch.load(path, map_location=self.device, weights_only=False)
+        try:
+            state = torch.load(path, map_location=self.device, weights_only=True)  # never unpickle code
+        except Exception as exc:  # torch raises many types for damaged or foreign files
+            raise TrainingError(f"cannot load the checkpoint ({type(exc).__name__})", path=path,
+                                hint="the file is damaged or not an lhcgan checkpoint: start without --resume") from exc
         if state["config"] != self.cfg.to_dict():
             changed = sorted(k for k in state["config"] if state["config"][k] != self.cfg.to_dict().get(k))
             raise TrainingError(f"the checkpoint was made with other settings ({', '.join(changed)})", path=path,

@@ -167,3 +167,20 @@ def test_transformed_real_batches_equal_features_of_transformed_events(ttbar, tm
     slow = tr.bridge.features(p, tr.real_m[idx])
     np.testing.assert_allclose(fast.numpy(), slow.numpy(), atol=2e-4)
     assert not torch.allclose(fast, tr.bridge.features(tr.real_p[idx], tr.real_m[idx]), atol=1e-2)
+
+
+def test_resume_refuses_damaged_or_foreign_checkpoints(ttbar, tmp_path):
+    import pickle
+
+    Trainer(ttbar, tiny(iterations=10), tmp_path).fit()
+    (tmp_path / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(TrainingError, match="cannot load the checkpoint"):
+        Trainer(ttbar, tiny(iterations=10), tmp_path).fit(resume=True)
+
+    class Payload:  # an object a pickle would run code for
+        def __reduce__(self):
+            return (print, ("unpickled!",))
+
+    torch.save({"x": Payload()}, tmp_path / "checkpoint.pt", pickle_module=pickle)
+    with pytest.raises(TrainingError, match="cannot load the checkpoint"):
+        Trainer(ttbar, tiny(iterations=10), tmp_path).fit(resume=True)
