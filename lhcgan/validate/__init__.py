@@ -133,6 +133,8 @@ def worth_line(amp: dict) -> str:
     text = (f"worth {_events(amp['worth'])} truth events (1σ range {_events(lo)} to {_events(hi)}; "
             f"least for {amp['worst_observable']}: {_events(amp['worst'])}), "
             f"measured against {amp['reference_events']:,.0f} independent truth events")
+    if amp["reference_events"] < amp["worth"]:
+        text += " (too few to measure it precisely: validate against a larger independent sample for that)"
     if "amplification" in amp:
         verdict = "more" if amp["amplification"] > 1 else "less"
         text += (f"; {amp['amplification']:.2f}× the {amp['training_events']:,} events of the sample it learnt "
@@ -158,5 +160,6 @@ def format_table(metrics: dict) -> str:
     # Σpx, Σpy of balanced samples are float32 rounding (σ ~ 1e-5 GeV): no W1/σ worth naming
     worst = max(((k, v) for k, v in metrics["w1_over_sigma"].items() if not k.startswith("sum_")),
                 key=lambda kv: kv[1])
-    lines.append(f"largest W1/σ: {worst[0]} {worst[1]:.4f}; mean {np.mean(list(metrics['w1_over_sigma'].values())):.4f}")
+    mean = np.mean([v for k, v in metrics["w1_over_sigma"].items() if not k.startswith("sum_")])
+    lines.append(f"largest W1/σ: {worst[0]} {worst[1]:.4f}; mean {mean:.4f} (Σpx, Σpy left out)")
     return "\n".join(lines)

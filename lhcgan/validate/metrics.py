@@ -89,7 +89,10 @@ def strong_classifier_features(events: Events) -> np.ndarray:
     Each particle's log pT, η, φ; ΔR of every pair; pT, η, φ and mass of the whole event and of
     every resonance of the process (tt̄, t, t̄, W⁺, W⁻).
     """
-    p = events.momenta
+    # at the float32 precision of the files both samples come from: a balanced event's ΣpT is zero
+    # in float64 and float32 rounding (~1e-4 GeV) after storage, which the pT and φ of the tt̄ system
+    # would otherwise show to the classifier
+    p = events.momenta.astype(np.float32).astype(np.float64)
     m = events.masses
     n = p.shape[1]
     cols = [np.log(physics.pt(p) + 1e-3), physics.eta(p), physics.phi(p)]
@@ -98,7 +101,9 @@ def strong_classifier_features(events: Events) -> np.ndarray:
     systems = [tuple(range(n))] + [r.members for r in events.process.resonances]
     for members in systems:
         s = p[:, list(members)].sum(1)
-        cols.append(np.stack([np.log(physics.pt(s) + 1e-3), physics.eta(s), physics.phi(s),
+        pt = physics.pt(s)
+        # η of a system at rest in the transverse plane (the tt̄ of a balanced event) stays finite
+        cols.append(np.stack([np.log(pt + 1e-3), np.arcsinh(s[:, 2] / (pt + 1e-3)), physics.phi(s),
                               physics.invariant_mass(p, m, members)], axis=1))
     return np.concatenate(cols, axis=1)
 

@@ -78,3 +78,24 @@ def test_amplification_is_about_the_sample_size_for_truth(two_samples):
     assert 1000 < small["worth"] < 4000
     assert small["amplification"] == pytest.approx(small["worth"] / 1000)
     assert worth_smeared < 0.2 * small["worth"]
+
+
+def test_strong_classifier_features_and_storage_precision(two_samples, tmp_path):
+    from lhcgan.validate.metrics import strong_classifier_features
+
+    a, _ = two_samples
+    f = strong_classifier_features(a)
+    assert f.shape == (len(a), 18 + 15 + 4 * 5) and np.isfinite(f).all()
+    # ΔR of the b and the q from W+ is a column; the tt̄ system's mass is that of all six
+    np.testing.assert_allclose(f[:, 18], physics_delta_r(a, 0, 1), rtol=1e-5)
+    # a balanced event's tt̄ pT is float32 rounding after storage: the features see the stored precision,
+    # so events written to ROOT and read back give the same features as the events in memory
+    lhcgan.write(a, tmp_path / "a.root")
+    np.testing.assert_allclose(strong_classifier_features(lhcgan.read(tmp_path / "a.root")), f, rtol=1e-6, atol=1e-6)
+
+
+def physics_delta_r(events, i, j):
+    from lhcgan import physics
+
+    p = events.momenta.astype(np.float32).astype(np.float64)
+    return physics.delta_r(p[:, i], p[:, j])
