@@ -89,10 +89,10 @@ def strong_classifier_features(events: Events) -> np.ndarray:
     Each particle's log pT, η, φ; ΔR of every pair; pT, η, φ and mass of the whole event and of
     every resonance of the process (tt̄, t, t̄, W⁺, W⁻).
     """
-    # at the float32 precision of the files both samples come from: a balanced event's ΣpT is zero
-    # in float64 and float32 rounding (~1e-4 GeV) after storage, which the pT and φ of the tt̄ system
-    # would otherwise show to the classifier
-    p = events.momenta.astype(np.float32).astype(np.float64)
+    # as stored in files (pT, η, φ in float32, as lhcgan's ROOT and NanoAOD hold them), for both samples:
+    # a balanced event's ΣpT is zero in float64 and float32 rounding (~1e-5 GeV) after storage, which
+    # the pT and φ of the tt̄ system would otherwise show to the classifier
+    p = _as_stored(events.momenta)
     m = events.masses
     n = p.shape[1]
     cols = [np.log(physics.pt(p) + 1e-3), physics.eta(p), physics.phi(p)]
@@ -106,6 +106,12 @@ def strong_classifier_features(events: Events) -> np.ndarray:
         cols.append(np.stack([np.log(pt + 1e-3), np.arcsinh(s[:, 2] / (pt + 1e-3)), physics.phi(s),
                               physics.invariant_mass(p, m, members)], axis=1))
     return np.concatenate(cols, axis=1)
+
+
+def _as_stored(p: np.ndarray) -> np.ndarray:
+    """Momenta (N, n, 3) GeV rounded as a ROOT file stores them: pT, η, φ in float32."""
+    f32 = [x.astype(np.float32).astype(np.float64) for x in (physics.pt(p), physics.eta(p), physics.phi(p))]
+    return physics.from_pt_eta_phi(*f32)
 
 
 def classifier_auc(generated: Events, truth: Events, *, seed: int = 0, max_events: int = 200_000,

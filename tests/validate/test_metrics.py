@@ -97,5 +97,5 @@ def test_strong_classifier_features_and_storage_precision(two_samples, tmp_path)
 def physics_delta_r(events, i, j):
     from lhcgan import physics
 
-    p = events.momenta.astype(np.float32).astype(np.float64)
+    p = events.momenta
     return physics.delta_r(p[:, i], p[:, j])
