@@ -130,7 +130,9 @@ def _events(n: float) -> str:
 def worth_line(amp: dict) -> str:
     """One sentence: what the sample is worth in truth events, against what, and as a multiple of the training sample."""
     lo, hi = amp["worth_range"]
-    text = (f"worth {_events(amp['worth'])} truth events (1σ range {_events(lo)} to {_events(hi)}; "
+    head = (f"worth {amp['worth']:,.0f} truth events" if np.isfinite(amp["worth"])
+            else "worth more truth events than the reference resolves")
+    text = (f"{head} (1σ range {_events(lo)} to {_events(hi)}; "
             f"least for {amp['worst_observable']}: {_events(amp['worst'])}), "
             f"measured against {amp['reference_events']:,.0f} independent truth events")
     if amp["reference_events"] < amp["worth"]:
