@@ -356,11 +356,12 @@ class Trainer:
 
     @torch.no_grad()
     def selection_score(self) -> float:
-        """What the EMA generator's events are worth, in truth events, measured on the held-out events.
+        """1 / (what the EMA generator's events are worth in truth events), measured on the held-out events.
 
         50 000 events from fixed noise and fixed symmetry transforms, their own statistical noise
-        subtracted (`WorthReference.measure` with ``intrinsic``). Higher is better. The same on every
-        rank (identical weights and noise), so all ranks keep the same best model.
+        subtracted (`WorthReference.measure` with ``intrinsic``). Lower is better. It goes on ranking
+        below zero, where a small held-out sample can no longer resolve the worth itself. The same on
+        every rank (identical weights and noise), so all ranks keep the same best model.
         """
         from lhcgan.symmetry import randomise
         from lhcgan.validate.metrics import observables
@@ -373,12 +374,11 @@ class Trainer:
         p = p[np.isfinite(p).all(axis=(1, 2))]
         p = randomise(p, self.cfg.symmetries, np.random.default_rng([self.cfg.seed, 3]).random)
         gen = Events(p, np.repeat(self.events.pdg[:1], len(p), axis=0), process=self.process)
-        worth = self._select_ref.measure(observables(gen), intrinsic=True)["worth"]
-        return float(min(worth, 1e12))
+        return float(self._select_ref.measure(observables(gen), intrinsic=True)["inverse_worth"])
 
     def _select(self) -> float:
         score = self.selection_score()
-        if self.best is None or score > self.best["score"]:
+        if self.best is None or score < self.best["score"]:
             self.best = {"score": score, "iteration": self.iteration,
                          "G_ema": {k: v.detach().cpu().clone() for k, v in self.G_ema.state_dict().items()}}
         return score
@@ -504,7 +504,10 @@ class Trainer:
                     running[k] = v if k not in running else 0.98 * running[k] + 0.02 * v
                 record: dict[str, Any] = {}
                 if cfg.select_every and (self.iteration % cfg.select_every == 0 or self.iteration == cfg.iterations):
-                    record["selection"] = self._select()
+                    inverse = self._select()
+                    # the held-out worth; 1e12 where the held-out events cannot resolve it
+                    record["selection"] = 1 / inverse if inverse > 1e-12 else 1e12
+                    record["selection_inverse"] = inverse
                 if record or self.iteration % cfg.log_every == 0 or self.iteration == cfg.iterations:
                     self._log({"iteration": self.iteration, **losses, "lr": self.sched_g.get_last_lr()[0], **record})
                     bar.set_postfix(D=f"{running['loss_d']:.3f}", G=f"{running['loss_g']:.3f}",

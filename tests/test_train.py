@@ -116,9 +116,9 @@ def test_model_selection_ships_the_best_scoring_state(ttbar, tmp_path):
     tr = Trainer(ttbar, tiny(select_every=10, iterations=30), tmp_path)
     model = tr.fit()
     records = [json.loads(ln) for ln in (tmp_path / "losses.jsonl").read_text().splitlines()]
-    scores = {r["iteration"]: r["selection"] for r in records if "selection" in r}
+    scores = {r["iteration"]: r["selection_inverse"] for r in records if "selection" in r}
     assert sorted(scores) == [10, 20, 30]
-    best = max(scores, key=scores.get)
+    best = min(scores, key=scores.get)
     assert model.meta["selected_iteration"] == best and model.meta["selection_score"] == scores[best]
     # the shipped generator is that state: scoring it again gives the logged value
     tr.G_ema.load_state_dict(model.generator.state_dict())
@@ -127,7 +127,7 @@ def test_model_selection_ships_the_best_scoring_state(ttbar, tmp_path):
     with torch.no_grad():
         for p in tr.G_ema.parameters():
             p.add_(torch.randn_like(p))
-    assert tr.selection_score() < 0.5 * scores[best]
+    assert tr.selection_score() > 2 * scores[best]
 
 
 def test_weighted_samples_are_refused_not_learnt_wrong(ttbar, tmp_path):

@@ -125,6 +125,7 @@ class WorthReference:
             "worst_observable": worst,
             "per_observable": per,
             "mse": mse,
+            "inverse_worth": mse / float(pq.mean()),  # 1/worth, and below zero where worth is beyond resolution
             "reference_events": self.size,
             "events": effective_size(weights, n),
         }
