@@ -227,7 +227,6 @@ class DecayParametrisation:
         # slot order of the stacked (b, q1, q2) of every cascade
         self._slots = np.argsort([c[j] for c in self.cascades for j in (2, 3, 4)])
 
-
     @classmethod
     def fit(cls, momenta: np.ndarray, process: Process) -> "DecayParametrisation":
         """Fit the quantile maps on momenta (N, 6, 3) GeV.

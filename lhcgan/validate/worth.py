@@ -115,8 +115,9 @@ class WorthReference:
             noise_all.append(noise)
         d2, pq, noise = (np.concatenate(a) for a in (d2_all, pq_all, noise_all))
         mse = float(d2.mean() - noise.mean())
-        # each bin's squared difference scatters like a χ² of one degree: variance 2 E[d²]²
-        sigma = float(np.sqrt(2 * np.sum(np.concatenate([np.full(len(x), x.mean()) for x in d2_all]) ** 2)) / len(d2))
+        # each bin's squared difference scatters like a χ² of one degree: variance 2 E[d²]², with E[d²]
+        # taken as its observable's mean
+        sigma = float(np.sqrt(2 * sum(len(x) * x.mean() ** 2 for x in d2_all)) / len(d2))
         worst = min(per, key=per.get)
         return {
             "worth": _worth(float(pq.mean()), mse),
