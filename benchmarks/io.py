@@ -47,8 +47,8 @@ def pylhe_read(path: Path) -> ak.Array:
 
 def uproot_default_write(events: lhcgan.Events, path: Path) -> None:
     with uproot.recreate(path) as f:  # default compression: ZLIB(1)
-        tree = f.mktree("Events", {"Particle": ak.types.from_datashape(BRANCH_TYPE, highlevel=False), "weight": "float64"})
-        tree.extend({"nParticle": np.full(len(events), 6, np.int32), "Particle": _particles(events), "weight": np.ones(len(events))})
+        tree = f.mktree("Events", {"LHEPart": ak.types.from_datashape(BRANCH_TYPE, highlevel=False), "genWeight": "float64"})
+        tree.extend({"nLHEPart": np.full(len(events), 6, np.int32), "LHEPart": _particles(events), "genWeight": np.ones(len(events))})
 
 
 def pylhe_write(source: Path, path: Path) -> int:

@@ -2,7 +2,7 @@
 
     python examples/analysis_with_uproot.py events.root
 
-Builds Momentum4D vectors from the NanoAOD-style branches, reconstructs the
+Builds Momentum4D vectors from the NanoAOD-style branches (LHEPart_*, genWeight), reconstructs the
 W and top candidates from the documented slot order and prints their mass peaks.
 Slot order: [b, q from W+, q̄′ from W+, b̄, q from W-, q̄′ from W-].
 """
@@ -20,10 +20,11 @@ vector.register_awkward()
 path = sys.argv[1] if len(sys.argv) > 1 else "events.root"
 with uproot.open(path) as f:
     meta = json.loads(str(f["lhcgan_metadata"]))
-    events = f["Events"].arrays(["Particle_pt", "Particle_eta", "Particle_phi", "Particle_mass", "Particle_pdgId", "weight"])
+    events = f["Events"].arrays(["LHEPart_pt", "LHEPart_eta", "LHEPart_phi", "LHEPart_mass", "LHEPart_pdgId",
+                                 "genWeight"])
 
 p = ak.zip(
-    {"pt": events.Particle_pt, "eta": events.Particle_eta, "phi": events.Particle_phi, "mass": events.Particle_mass},
+    {"pt": events.LHEPart_pt, "eta": events.LHEPart_eta, "phi": events.LHEPart_phi, "mass": events.LHEPart_mass},
     with_name="Momentum4D",
 )
 w_plus = p[:, 1] + p[:, 2]
@@ -39,4 +40,4 @@ for name, cand in (("W+", w_plus), ("W-", w_minus), ("t", top), ("tbar", antitop
     peak = 0.5 * (edges[h.argmax()] + edges[h.argmax() + 1])
     print(f"  m({name:4}) median {np.median(m):7.2f} GeV, histogram peak {peak:7.2f} GeV")
 print(f"  m(tt̄) median {np.median(ak.to_numpy(ttbar.mass)):7.1f} GeV, mean top pT {np.mean(ak.to_numpy(top.pt)):.1f} GeV")
-print(f"  sum of weights {ak.sum(events.weight):.1f}")
+print(f"  sum of weights {ak.sum(events.genWeight):.1f}")

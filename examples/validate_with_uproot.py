@@ -25,8 +25,8 @@ vector.register_awkward()
 
 def momenta(path: str) -> ak.Array:
     with uproot.open(path) as f:
-        a = f["Events"].arrays(["Particle_pt", "Particle_eta", "Particle_phi", "Particle_mass"])
-    return ak.zip({"pt": a.Particle_pt, "eta": a.Particle_eta, "phi": a.Particle_phi, "mass": a.Particle_mass},
+        a = f["Events"].arrays(["LHEPart_pt", "LHEPart_eta", "LHEPart_phi", "LHEPart_mass"])
+    return ak.zip({"pt": a.LHEPart_pt, "eta": a.LHEPart_eta, "phi": a.LHEPart_phi, "mass": a.LHEPart_mass},
                   with_name="Momentum4D")
 
 

@@ -44,7 +44,8 @@ def generate(
                 bar.update(len(events))
                 yield events
 
-    return write(chunks(), path, metadata=metadata)
+    extra = {"lumi_block": shard + 1} if output_format(path) == "root" else {}  # distinct event IDs per shard
+    return write(chunks(), path, metadata=metadata, **extra)
 
 
 def _shard_worker(job: tuple) -> int:

@@ -86,7 +86,7 @@ def test_shards_are_disjoint_reproducible_and_concatenate(model_file, tmp_path):
     manifest = generate_shards(9001, tmp_path / "gen.root", shards=3, model=model_file, seed=4, processes=2)
     info = json.loads(manifest.read_text())
     assert info["events"] == [3001, 3000, 3000] and len(info["files"]) == 3
-    arrays = uproot.concatenate([str(tmp_path / f) for f in info["files"]], ["Particle_pt"])
+    arrays = uproot.concatenate([str(tmp_path / f) for f in info["files"]], ["LHEPart_pt"])
     assert len(arrays) == 9001
     shards = [lhcgan.read(tmp_path / f"gen_{k}.root").momenta for k in range(3)]
     keys = [set(map(tuple, np.round(s[:, 0], 4))) for s in shards]

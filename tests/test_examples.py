@@ -4,6 +4,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 import lhcgan
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -22,6 +25,20 @@ def test_analysis_with_uproot(ttbar, tmp_path):
     assert f"{len(ttbar)} events" in out
     line = next(ln for ln in out.splitlines() if "m(t   )" in ln)
     assert abs(float(line.split("peak")[1].split()[0]) - 173.0) < 1.0
+
+
+def test_analysis_with_coffea(ttbar, tmp_path):
+    pytest.importorskip("coffea")
+    path = tmp_path / "ev.root"
+    w = np.where(np.arange(len(ttbar)) % 4 == 0, -0.5, 1.5)  # signed weights must reach the analysis
+    lhcgan.write(lhcgan.Events(ttbar.momenta, ttbar.pdg, w), path)
+    out = run("analysis_with_coffea.py", str(path))
+    assert f"{len(ttbar)} events, first event ID 1:1:1" in out
+    line = next(ln for ln in out.splitlines() if "m(t   )" in ln)
+    assert abs(float(line.split("peak")[1].split()[0]) - 173.0) < 1.0
+    assert f"sum of genWeight {w.sum():.6g}" in out
+    m_tt = lhcgan.physics.invariant_mass(ttbar.momenta, ttbar.masses)
+    assert f"weighted mean m(tt̄) {np.average(m_tt, weights=w):.1f} GeV" in out
 
 
 def test_shower_with_pythia(ttbar, tmp_path):

@@ -91,6 +91,10 @@ class LHEReader:
     Attributes:
         report: read/accepted/skipped counts, complete once iteration ends.
         init: the parsed `<init>` block, available after the first chunk.
+
+    The event weight is XWGTUP, which the LHEF standard defines as the event's weight and every
+    generator fills with its nominal (MadGraph5_aMC@NLO and POWHEG included). The LHEF 3
+    ``<weights>``/``<rwgt>`` entries are the variations (scales, PDFs) around it and are not read.
     """
 
     def __init__(self, path: str | os.PathLike[str], process: Process = TTBAR, chunk_bytes: int = 32 << 20) -> None:
@@ -195,10 +199,15 @@ class LHEReader:
             )
 
         sel = find_slots(pid, mother, ev, n, self.process)
-        self.report.add(n, int(sel.accepted.sum()), sel.skipped)
+        weights = head[sel.accepted, 2]
+        bad = ~np.isfinite(weights)
+        if bad.any():
+            j = int(np.nonzero(sel.accepted)[0][np.argmax(bad)])
+            raise NonFiniteError("NaN or infinite XWGTUP", path=self.path, event=n_before + j,
+                                 hint="fix or remove this event")
+        self.report.add(n, int(sel.accepted.sum()), sel.skipped, weights)
         idx = sel.index[sel.accepted]
-        events = Events(p[idx], pid[idx], head[sel.accepted, 2], self.process, self._meta())
-        return events
+        return Events(p[idx], pid[idx], weights, self.process, self._meta())
 
     def _meta(self) -> dict:
         assert self.init is not None

@@ -1,9 +1,11 @@
-"""What a reader read, accepted and skipped, and why."""
+"""What a reader read, accepted and skipped, and why, and the accepted events' weights."""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+
+import numpy as np
 
 
 @dataclass
@@ -15,25 +17,56 @@ class ReadReport:
         read: events read from the file.
         accepted: events that hold the full decay chain of the process.
         skipped: number of skipped events per reason.
+        sum_w, sum_w2: Σw and Σw² of the accepted events (their count where the file has no weights).
+        negative: accepted events with a negative weight.
+        weighted: whether the file carried weights that differ between events.
     """
 
     path: str
     read: int = 0
     accepted: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
+    sum_w: float = 0.0
+    sum_w2: float = 0.0
+    negative: int = 0
+    weighted: bool = False
+    _first_w: float | None = field(default=None, repr=False)
 
-    def add(self, read: int, accepted: int, skipped: Counter[str]) -> None:
+    def add(self, read: int, accepted: int, skipped: Counter[str], weights: np.ndarray | None = None) -> None:
+        """Count one chunk; ``weights`` (accepted,) are the accepted events' weights, None for unweighted."""
         self.read += read
         self.accepted += accepted
         self.skipped.update(skipped)
+        if weights is None:
+            self.sum_w += accepted
+            self.sum_w2 += accepted
+            return
+        w = np.asarray(weights, dtype=np.float64)
+        self.sum_w += float(w.sum())
+        self.sum_w2 += float((w * w).sum())
+        self.negative += int((w < 0).sum())
+        if len(w):
+            if self._first_w is None:
+                self._first_w = float(w[0])
+            self.weighted |= bool((w != self._first_w).any())
+
+    @property
+    def effective_size(self) -> float:
+        """Kish's effective sample size (Σw)² / Σw² of the accepted events."""
+        return self.sum_w**2 / self.sum_w2 if self.sum_w2 > 0 else 0.0
 
     def summary(self) -> str:
-        """One line, e.g. '1000 read, 990 accepted, 10 skipped (10 × semileptonic ...)'."""
+        """One line, e.g. '1000 read, 990 accepted, 10 skipped (10 × semileptonic ...)', plus the weights."""
         n_skip = sum(self.skipped.values())
         text = f"{self.path}: {self.read} read, {self.accepted} accepted, {n_skip} skipped"
         if n_skip:
             text += " (" + "; ".join(f"{n} × {why}" for why, n in self.skipped.most_common()) + ")"
+        if self.weighted:
+            text += (f"; weighted: Σw = {self.sum_w:.6g}, {self.negative / max(self.accepted, 1):.1%} negative, "
+                     f"effective size {self.effective_size:,.0f}")
         return text
 
     def to_dict(self) -> dict:
-        return {"path": self.path, "read": self.read, "accepted": self.accepted, "skipped": dict(self.skipped)}
+        return {"path": self.path, "read": self.read, "accepted": self.accepted, "skipped": dict(self.skipped),
+                "sum_weights": self.sum_w, "negative_weights": self.negative,
+                "effective_size": self.effective_size, "weighted": self.weighted}

@@ -2,12 +2,20 @@
 
 The layout is detected from the branches:
 
-* ``Particle_*`` (lhcgan output): six particles per event in slot order.
+* lhcgan output (the file holds ``lhcgan_metadata``): six particles per event in slot order,
+  as ``LHEPart_*`` (lhcgan ≥ 0.2) or ``Particle_*`` (earlier versions).
 * ``LHEPart_*`` (NanoAOD): outgoing LHE partons. NanoAOD stores no mother links
   for them, so the slots are assigned by flavour and charge, which is unique for
   b b̄ (u d̄)(d ū) at leading order; anything else is skipped and counted.
 * ``GenPart_*`` (NanoAOD, used when LHEPart is absent or requested): the decay
   chain is followed through ``GenPart_genPartIdxMother``.
+
+Weights come from the first of ``genWeight`` (NanoAOD's nominal, lhcgan ≥ 0.2),
+``LHEWeight_originalXWGTUP`` (NanoAOD's LHE weight) and ``weight`` (lhcgan < 0.2) in the
+tree; a file with none of them is unweighted.
+
+A damaged file (bad metadata, corrupt or truncated baskets, counts that do not match the
+particle arrays) ends in a one-line `MalformedFileError`, never a raw exception.
 """
 
 from __future__ import annotations
@@ -22,22 +30,26 @@ import numpy as np
 import uproot
 
 from lhcgan import physics
-from lhcgan.errors import MalformedFileError, NonFiniteError, SchemaError
+from lhcgan.errors import LhcganError, MalformedFileError, NonFiniteError, SchemaError
 from lhcgan.events import Events
 from lhcgan.process import TTBAR, Process
 from lhcgan.reading.decay import LEPTONS, find_slots
 from lhcgan.reading.report import ReadReport
 from lhcgan.reading.source import check_exists
-from lhcgan.writing.root import METADATA
+from lhcgan.rootschema import COLLECTION, LEGACY_COLLECTION, METADATA, WEIGHT_BRANCHES
 
 KINEMATICS = ("pt", "eta", "phi")
 SCHEMAS = {
-    "lhcgan": ("Particle", ("pdgId",)),
+    "lhcgan": (COLLECTION, ("pdgId",)),
+    "lhcgan-legacy": (LEGACY_COLLECTION, ("pdgId",)),
     "LHEPart": ("LHEPart", ("pdgId", "status")),
     "GenPart": ("GenPart", ("pdgId", "genPartIdxMother")),
 }
 LHE_LEPTONIC = "leptons among the outgoing LHE partons (semileptonic, dileptonic or not tt̄)"
 LHE_NO_MATCH = "outgoing LHE quarks do not form b b̄ (u d̄)(d ū) (no mother links in LHEPart to follow)"
+
+
+MAX_PARTICLES = 100_000  # per event: more is a damaged count, not a collision
 
 
 def _flat(array: ak.Array) -> np.ndarray:
@@ -68,11 +80,19 @@ class RootReader:
         check_exists(self.path)
         try:
             self.file = uproot.open(self.path)
-        except Exception as exc:  # uproot raises several types for damaged files
-            raise MalformedFileError(f"cannot open as ROOT ({type(exc).__name__}: {exc})", path=self.path,
-                                     hint="the file is damaged or truncated: regenerate it") from exc
-        self.tree, self.collection = self._find_tree(collection)
-        self.meta = self._metadata()
+            self.tree, self.collection = self._find_tree(collection)
+            self.meta = self._metadata()
+            keys = set(self.tree.keys())
+            self.weight_branch = next((b for b in WEIGHT_BRANCHES if b in keys), None)
+        except LhcganError:
+            raise
+        except Exception as exc:  # uproot, cramjam and json raise many types for a damaged file
+            raise self._damaged(exc, "cannot open as ROOT") from exc
+
+    def _damaged(self, exc: Exception, what: str, event: int | None = None) -> MalformedFileError:
+        text = str(exc).splitlines()[0][:200] if str(exc) else ""
+        return MalformedFileError(f"{what} ({type(exc).__name__}: {text})", path=self.path, event=event,
+                                  hint="the file is damaged or truncated: regenerate it")
 
     def _find_tree(self, collection: str) -> tuple[uproot.TTree, str]:
         trees = {k.split(";")[0]: c for k, c in self.file.classnames().items() if c == "TTree"}
@@ -81,7 +101,11 @@ class RootReader:
         name = "Events" if "Events" in trees else next(iter(trees))
         tree = self.file[name]
         keys = set(tree.keys())
-        wanted = ["lhcgan", "LHEPart", "GenPart"] if collection == "auto" else [collection]
+        ours = METADATA in self.file  # lhcgan's LHEPart is six particles in slot order, not NanoAOD's
+        if collection == "auto":
+            wanted = ["lhcgan", "lhcgan-legacy"] if ours else ["lhcgan-legacy", "LHEPart", "GenPart"]
+        else:
+            wanted = ["lhcgan", "lhcgan-legacy"] if collection == "lhcgan" else [collection]
         for schema in wanted:
             prefix, extra = SCHEMAS[schema]
             if all(f"{prefix}_{b}" in keys for b in (*KINEMATICS, *extra)):
@@ -94,43 +118,90 @@ class RootReader:
         )
 
     def _metadata(self) -> dict:
-        meta: dict = {"source": self.path, "format": f"root:{self.collection}"}
+        meta: dict = {"source": self.path, "format": f"root:{self.collection.split('-')[0]}"}
         if METADATA in self.file:
             stored = json.loads(str(self.file[METADATA]))
+            if not isinstance(stored, dict):
+                raise MalformedFileError(f"{METADATA} is not a JSON object", path=self.path,
+                                         hint="the file is damaged: regenerate it")
             meta |= {k: v for k, v in stored.items() if k in ("ecm", "cross_section_pb", "generator", "seed")}
             meta["lhcgan_metadata"] = stored
         return meta
 
     def __iter__(self) -> Iterator[Events]:
         prefix = SCHEMAS[self.collection][0]
-        branches = [f"{prefix}_{b}" for b in (*KINEMATICS, *SCHEMAS[self.collection][1])]
+        fields = (*KINEMATICS, *SCHEMAS[self.collection][1])
         n_before = 0
-        try:
-            chunks = self.tree.iterate(branches, step_size=self.step, how=dict)
-            for arrays in chunks:
-                arrays = {k.split("_", 1)[1]: v for k, v in arrays.items()}
-                n = len(arrays["pt"])
-                yield self._select(arrays, n, n_before)
-                n_before += n
-        except (OSError, ValueError, uproot.KeyInFileError) as exc:
-            raise MalformedFileError(f"cannot read branches ({exc})", path=self.path, event=n_before,
-                                     hint="the file is damaged: regenerate it") from exc
+        for start in range(0, self.tree.num_entries, self.step):
+            stop = min(start + self.step, self.tree.num_entries)
+            try:
+                arrays, weights = self._read(prefix, fields, start, stop)
+                events = self._select(arrays, weights, stop - start, n_before)
+            except LhcganError:
+                raise
+            except Exception as exc:  # uproot, awkward and cramjam raise many types for a damaged file
+                raise self._damaged(exc, "cannot read the particles", event=n_before) from exc
+            yield events
+            n_before = stop
 
-    def _select(self, a: dict[str, ak.Array], n: int, n_before: int) -> Events:
-        counts = ak.to_numpy(ak.num(a["pt"], axis=1))
+    def _read(self, prefix: str, fields: tuple[str, ...], start: int, stop: int
+              ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+        """Flat particle arrays of entries [start, stop) plus ``counts`` (particles per event), and the weights.
+
+        Counts and sizes are checked against each other before any array is built from them: a
+        damaged file that lies about its sizes is an error, not a hang or a wrong read.
+        """
+        n = stop - start
+        out: dict[str, np.ndarray] = {}
+        counts = None
+        for f in fields:
+            branch = self.tree[f"{prefix}_{f}"]
+            jagged = branch.array(entry_start=start, entry_stop=stop, library="ak")
+            if len(jagged) != n:
+                raise MalformedFileError(f"branch {prefix}_{f} holds {len(jagged)} entries, expected {n}",
+                                         path=self.path, event=start, hint="the file is damaged: regenerate it")
+            c = ak.to_numpy(ak.num(jagged, axis=1)).astype(np.int64)
+            if counts is None:
+                counts = c
+                if (c < 0).any() or (c > MAX_PARTICLES).any():
+                    raise MalformedFileError(f"an event holds {int(c.max())} particles", path=self.path,
+                                             event=start + int(np.argmax((c < 0) | (c > MAX_PARTICLES))),
+                                             hint="the file is damaged: regenerate it")
+            elif not np.array_equal(c, counts):
+                raise MalformedFileError(f"branch {prefix}_{f} has other particle counts than {prefix}_{fields[0]}",
+                                         path=self.path, event=start + int(np.argmax(c != counts)),
+                                         hint="the file is damaged: regenerate it")
+            out[f] = _flat(jagged)
+        assert counts is not None
+        out["counts"] = counts
+        weights = None
+        if self.weight_branch is not None:
+            weights = np.asarray(self.tree[self.weight_branch].array(entry_start=start, entry_stop=stop,
+                                                                      library="np"), dtype=np.float64)
+            if weights.shape != (n,):
+                raise MalformedFileError(f"{self.weight_branch} holds {len(weights)} entries, expected {n}",
+                                         path=self.path, event=start, hint="the file is damaged: regenerate it")
+            bad = ~np.isfinite(weights)
+            if bad.any():
+                raise NonFiniteError(f"NaN or infinite {self.weight_branch}", path=self.path,
+                                     event=start + int(np.argmax(bad)), hint="fix or remove this event")
+        return out, weights
+
+    def _select(self, a: dict[str, np.ndarray], weights: np.ndarray | None, n: int, n_before: int) -> Events:
+        counts = a["counts"]
         ev = np.repeat(np.arange(n), counts)
-        pt, eta, phi = (_flat(a[k]).astype(np.float64) for k in KINEMATICS)
-        pid = _flat(a["pdgId"]).astype(np.int64)
+        pt, eta, phi = (a[k].astype(np.float64) for k in KINEMATICS)
+        pid = a["pdgId"].astype(np.int64)
         with np.errstate(over="ignore", invalid="ignore"):  # incoming partons: pT = 0, |η| = ∞
             p = physics.from_pt_eta_phi(pt, eta, phi)
         if self.collection == "GenPart":
             start = np.concatenate([[0], np.cumsum(counts)[:-1]])
-            local = _flat(a["genPartIdxMother"]).astype(np.int64)
+            local = a["genPartIdxMother"].astype(np.int64)
             mother = np.where(local >= 0, start[ev] + local, -1)
             sel = find_slots(pid, mother, ev, n, self.process)
             index, accepted, skipped = sel.index, sel.accepted, sel.skipped
         elif self.collection == "LHEPart":
-            index, accepted, skipped = self._by_flavour(pid, _flat(a["status"]), ev, n)
+            index, accepted, skipped = self._by_flavour(pid, a["status"], ev, n)
         else:
             index, accepted, skipped = self._lhcgan_slots(counts, pid, n)
         idx = index[accepted]
@@ -138,8 +209,9 @@ class RootReader:
         if not finite.all():
             event = n_before + int(np.nonzero(accepted)[0][np.argmax(~finite)])
             raise NonFiniteError("NaN or infinite momentum", path=self.path, event=event, hint="fix or remove this event")
-        self.report.add(n, int(accepted.sum()), skipped)
-        return Events(p[idx], pid[idx], None, self.process, dict(self.meta))
+        w = None if weights is None else weights[accepted]
+        self.report.add(n, int(accepted.sum()), skipped, w)
+        return Events(p[idx], pid[idx], w, self.process, dict(self.meta))
 
     def _lhcgan_slots(self, counts: np.ndarray, pid: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, Counter]:
         k = self.process.n_particles

@@ -105,10 +105,10 @@ def test_nan_in_root_file(tmp_path, ttbar):
     path = tmp_path / "nan.root"
     lhcgan.write(ttbar[:50], path)
     data = uproot.open(path)["Events"].arrays()
-    pt = ak.to_numpy(ak.flatten(data.Particle_pt)).copy()
+    pt = ak.to_numpy(ak.flatten(data.LHEPart_pt)).copy()
     pt[6 * 17 + 2] = np.nan
-    bad = tmp_path / "bad.root"
-    particle = {"pt": ak.unflatten(pt, 6), "eta": data.Particle_eta, "phi": data.Particle_phi, "pdgId": data.Particle_pdgId}
+    bad = tmp_path / "bad.root"  # in the layout of lhcgan < 0.2, which is still read
+    particle = {"pt": ak.unflatten(pt, 6), "eta": data.LHEPart_eta, "phi": data.LHEPart_phi, "pdgId": data.LHEPart_pdgId}
     write_ttree(bad, {"Particle": ak.zip(particle)})
     with pytest.raises(lhcgan.errors.NonFiniteError, match="event 17"):
         lhcgan.read(bad)

@@ -36,8 +36,10 @@ def test_plain_uproot_and_vector_reconstruct_the_top(ttbar, tmp_path):
     tree = uproot.open(path)["Events"]
     assert tree.num_entries == len(ttbar)
     a = tree.arrays()
-    assert ak.all(a.nParticle == 6) and ak.all(a.weight == 1.0)
-    p = vector.zip({"pt": a.Particle_pt, "eta": a.Particle_eta, "phi": a.Particle_phi, "mass": a.Particle_mass})
+    assert ak.all(a.nLHEPart == 6) and ak.all(a.genWeight == 1.0) and ak.all(a.LHEPart_status == 1)
+    np.testing.assert_array_equal(a.event, np.arange(1, len(ttbar) + 1))  # NanoAOD event IDs
+    assert ak.all(a.run == 1) and ak.all(a.luminosityBlock == 1)
+    p = vector.zip({"pt": a.LHEPart_pt, "eta": a.LHEPart_eta, "phi": a.LHEPart_phi, "mass": a.LHEPart_mass})
     m_top = (p[:, 0] + p[:, 1] + p[:, 2]).mass
     np.testing.assert_allclose(ak.to_numpy(m_top), ttbar.resonance_masses()[:, 2], rtol=1e-4)
 

@@ -1,0 +1,20 @@
+"""The layout of lhcgan's ROOT files, shared by the reader and the writer.
+
+Since lhcgan 0.2 the tree follows NanoAOD conventions, so coffea's ``NanoAODSchema`` opens it
+as it is: event IDs ``run``, ``luminosityBlock``, ``event``; the particles as the collection
+``LHEPart`` (one of the names coffea gives four-vector behaviour; they are parton-level LHE
+particles) with ``LHEPart_status`` = 1; the weight as ``genWeight``. Files of earlier versions
+(collection ``Particle``, weight ``weight``) are still read.
+"""
+
+from __future__ import annotations
+
+TREE = "Events"
+METADATA = "lhcgan_metadata"
+COLLECTION = "LHEPart"
+LEGACY_COLLECTION = "Particle"
+WEIGHT = "genWeight"
+#: weight branches a reader takes, in order of preference: lhcgan/NanoAOD nominal, NanoAOD LHE, lhcgan < 0.4
+WEIGHT_BRANCHES = ("genWeight", "LHEWeight_originalXWGTUP", "weight")
+EVENT_IDS = ("run", "luminosityBlock", "event")
+BRANCH_TYPE = "var * {pt: float32, eta: float32, phi: float32, mass: float32, pdgId: int32, status: int32}"
