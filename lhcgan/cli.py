@@ -27,7 +27,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 
     output_format(args.output)  # fail on a bad suffix before reading anything
     reader = open_reader(args.input, collection=args.collection)
-    kwargs = {"ecm": args.ecm} if args.ecm and args.output.endswith((".lhe", ".lhe.gz")) else {}
+    kwargs = {"ecm": args.ecm} if args.ecm and output_format(args.output) == "lhe" else {}
     n = write(checked(reader), args.output, **kwargs)
     print(reader.report.summary())
     print(f"wrote {n} events to {args.output}")

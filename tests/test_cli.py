@@ -2,6 +2,7 @@ import gzip
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import lhcgan
@@ -101,3 +102,24 @@ def test_tiny_fit_end_to_end(tmp_path, ttbar_lhe, capsys):
     assert code == 0 and len(lhcgan.read(tmp_path / "g.root")) == 1500
     code, _, err = run(capsys, "fit", str(ttbar_lhe), "--set", "hiden=3", "--out", str(out), "-q")
     assert code == 1 and "unknown settings" in err
+
+
+def test_convert_keeps_signed_weights_in_every_direction(tmp_path, ttbar, capsys):
+    w = np.where(np.arange(len(ttbar)) % 5 == 0, -0.25, 1.25) * np.linspace(0.5, 2, len(ttbar))
+    start = tmp_path / "w.root"
+    lhcgan.write(lhcgan.Events(ttbar.momenta, ttbar.pdg, w), start)
+    chain = [start, tmp_path / "a.LHE", tmp_path / "b.lhe.gz", tmp_path / "c.root", tmp_path / "d.root"]
+    for src, dst in zip(chain, chain[1:]):
+        code, out, _ = run(capsys, "convert", str(src), str(dst))
+        assert code == 0
+        summary = out.splitlines()[0]
+        assert "20.0% negative" in summary and f"Σw = {w.sum():.6g}" in summary
+        np.testing.assert_allclose(lhcgan.read(dst).weights, w, rtol=1e-10)
+    n_eff = w.sum() ** 2 / (w**2).sum()
+    assert f"effective size {n_eff:,.0f}" in summary
+
+
+def test_convert_to_upper_case_lhe_takes_ecm(tmp_path, ttbar_lhe, capsys):
+    out = tmp_path / "x.LHE"
+    assert run(capsys, "convert", str(ttbar_lhe), str(out), "--ecm", "8000")[0] == 0
+    assert lhcgan.read(out).meta["ecm"] == 8000

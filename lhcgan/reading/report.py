@@ -43,7 +43,8 @@ class ReadReport:
             return
         w = np.asarray(weights, dtype=np.float64)
         self.sum_w += float(w.sum())
-        self.sum_w2 += float((w * w).sum())
+        with np.errstate(over="ignore"):  # absurd weights give Σw² = inf and an effective size of 0
+            self.sum_w2 += float((w * w).sum())
         self.negative += int((w < 0).sum())
         if len(w):
             if self._first_w is None:

@@ -136,8 +136,12 @@ class RootReader:
             stop = min(start + self.step, self.tree.num_entries)
             try:
                 arrays, weights = self._read(prefix, fields, start, stop)
-                events = self._select(arrays, weights, stop - start, n_before)
-            except LhcganError:
+                with np.errstate(all="ignore"):  # damaged values are caught as errors, not warnings
+                    events = self._select(arrays, weights, stop - start, n_before)
+            except LhcganError as exc:
+                if exc.path is None:  # e.g. `Events` refusing a flavour: say where
+                    exc.path = self.path
+                    exc.event = None if exc.event is None else n_before + exc.event
                 raise
             except Exception as exc:  # uproot, awkward and cramjam raise many types for a damaged file
                 raise self._damaged(exc, "cannot read the particles", event=n_before) from exc
