@@ -11,14 +11,16 @@ import numpy as np
 
 from lhcgan import physics
 from lhcgan.events import Events
-from lhcgan.validate.worth import WorthReference, worth
+from lhcgan.validate.worth import WorthReference, worth, worth_names
+
+RECOILS = 1e-6  # median |Σ p⃗T| / Σ |p⃗T| above which a sample's tt̄ system recoils (float32 storage: ~1e-7)
 
 #: Observables of one sample: name → (N,) array.
 Observables = dict[str, np.ndarray]
 
 
 def observables(events: Events) -> Observables:
-    """pT, η, φ of every slot, the resonance and tt̄ masses, and Σpx, Σpy."""
+    """pT, η, φ of every slot, the resonance and tt̄ masses, the tt̄ system's pT, and Σpx, Σpy."""
     p = events.momenta
     out: Observables = {}
     for i, slot in enumerate(events.process.slots):
@@ -30,37 +32,61 @@ def observables(events: Events) -> Observables:
         out[f"m_{r.name}"] = masses[:, k]
     out["m_ttbar"] = physics.invariant_mass(p, events.masses)
     s = physics.momentum_sum(p)
+    out["pt_ttbar"] = np.hypot(s[:, 0], s[:, 1])  # the recoil against radiation; 0 without it
     out["sum_px"], out["sum_py"] = s[:, 0], s[:, 1]
     return out
 
 
-def wasserstein1(a: np.ndarray, b: np.ndarray) -> float:
-    """Exact 1-d Wasserstein-1 distance ∫|F_a − F_b| dx between two samples."""
-    a, b = np.sort(np.asarray(a, float)), np.sort(np.asarray(b, float))
-    x = np.concatenate([a, b])
-    x.sort()
+def _weighted_cdf(x: np.ndarray, w: np.ndarray | None, at: np.ndarray) -> np.ndarray:
+    """F(at) = Σ_{x ≤ at} w / Σw of a (weighted) sample; signed weights enter with their sign."""
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    cw = np.cumsum(np.ones(len(x)) if w is None else np.asarray(w, dtype=np.float64)[order])
+    i = np.searchsorted(xs, at, side="right")
+    return np.where(i > 0, cw[np.maximum(i - 1, 0)], 0.0) / cw[-1]
+
+
+def wasserstein1(a: np.ndarray, b: np.ndarray, wa: np.ndarray | None = None, wb: np.ndarray | None = None) -> float:
+    """Exact 1-d Wasserstein-1 distance ∫|F_a − F_b| dx between two (weighted) samples."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    x = np.sort(np.concatenate([a, b]))
     dx = np.diff(x)
-    fa = np.searchsorted(a, x[:-1], side="right") / len(a)
-    fb = np.searchsorted(b, x[:-1], side="right") / len(b)
+    fa, fb = _weighted_cdf(a, wa, x[:-1]), _weighted_cdf(b, wb, x[:-1])
     return float(np.sum(np.abs(fa - fb) * dx))
 
 
-def chi2_ndf(a: np.ndarray, b: np.ndarray, bins: int = 40) -> float:
-    """χ²/ndf of two normalised histograms, binned in quantiles of ``b``, counting statistical errors of both."""
-    edges = np.unique(np.quantile(b, np.linspace(0, 1, bins + 1)))
-    ha, _ = np.histogram(a, edges)
-    hb, _ = np.histogram(b, edges)
-    na, nb = ha.sum(), hb.sum()
-    var = ha / max(na, 1) ** 2 + hb / max(nb, 1) ** 2
+def weighted_std(x: np.ndarray, w: np.ndarray | None = None) -> float:
+    """Standard deviation of a (weighted) sample."""
+    if w is None:
+        return float(np.std(x))
+    mean = np.sum(w * x) / np.sum(w)
+    return float(np.sqrt(max(np.sum(w * (x - mean) ** 2) / np.sum(w), 0.0)))
+
+
+def chi2_ndf(a: np.ndarray, b: np.ndarray, bins: int = 40, wa: np.ndarray | None = None,
+             wb: np.ndarray | None = None) -> float:
+    """χ²/ndf of two normalised histograms, binned in quantiles of ``b``, with the statistical errors
+    (Σw² per bin for weighted samples) of both."""
+    from lhcgan.validate.worth import _quantiles
+
+    edges = np.unique(_quantiles(b, np.linspace(0, 1, bins + 1), wb))
+    ha, _ = np.histogram(a, edges, weights=wa)
+    hb, _ = np.histogram(b, edges, weights=wb)
+    va, _ = np.histogram(a, edges, weights=None if wa is None else wa**2)
+    vb, _ = np.histogram(b, edges, weights=None if wb is None else wb**2)
+    na, nb = ha.sum() or 1.0, hb.sum() or 1.0
+    var = va / na**2 + vb / nb**2
     ok = var > 0
     chi2 = np.sum((ha[ok] / na - hb[ok] / nb) ** 2 / var[ok])
     return float(chi2 / max(ok.sum() - 1, 1))
 
 
 def in_peak_fractions(events: Events) -> dict[str, float]:
-    """Fraction of events with |m − m₀| < Γ for each resonance (m₀, Γ from the process)."""
+    """Fraction of events (of Σw, when weighted) with |m − m₀| < Γ for each resonance (m₀, Γ from the process)."""
     m = events.resonance_masses()
-    return {r.name: float(np.mean(np.abs(m[:, k] - r.mass) < r.width)) for k, r in enumerate(events.process.resonances)}
+    w = np.ones(len(m)) if events.weights is None else events.weights
+    return {r.name: float(np.sum(w * (np.abs(m[:, k] - r.mass) < r.width)) / np.sum(w))
+            for k, r in enumerate(events.process.resonances)}
 
 
 def pt_balance_median(events: Events) -> float:
@@ -200,11 +226,14 @@ def summarise(generated: Events, truth: Events, *, training_size: int | None = N
     is a small held-out sample); without it the truth sample is split in halves.
     """
     og, ot = observables(generated), observables(truth)
+    wg, wt = generated.weights, truth.weights
+    if pt_balance_median(truth) < RECOILS:  # a balanced truth: pT(tt̄) is float rounding, nothing to compare
+        og.pop("pt_ttbar"), ot.pop("pt_ttbar")
     w1, chi2 = {}, {}
     for name in og:
-        sigma = float(np.std(ot[name]))
-        w1[name] = wasserstein1(og[name], ot[name]) / sigma if sigma > 0 else 0.0
-        chi2[name] = chi2_ndf(og[name], ot[name])
+        sigma = weighted_std(ot[name], wt)
+        w1[name] = wasserstein1(og[name], ot[name], wg, wt) / sigma if sigma > 0 else 0.0
+        chi2[name] = chi2_ndf(og[name], ot[name], wa=wg, wb=wt)
     fg, ft = in_peak_fractions(generated), in_peak_fractions(truth)
     metrics = {
         "n_generated": len(generated),
@@ -218,22 +247,26 @@ def summarise(generated: Events, truth: Events, *, training_size: int | None = N
         "pt_balance_median_truth": pt_balance_median(truth),
         "auc": classifier_auc(generated, truth, max_events=auc_events),
         "amplification": amplification(og, ot, training_size=training_size,
-                                       binning=None if binning is None else observables(binning)),
+                                       binning=None if binning is None else observables(binning),
+                                       weights=wg, truth_weights=wt,
+                                       binning_weights=None if binning is None else binning.weights),
     }
     return metrics
 
 
 def amplification(generated: Observables, truth: Observables, *, training_size: int | None = None,
-                  binning: Observables | None = None, seed: int = 0) -> dict:
+                  binning: Observables | None = None, seed: int = 0, weights: np.ndarray | None = None,
+                  truth_weights: np.ndarray | None = None, binning_weights: np.ndarray | None = None) -> dict:
     """The worth of the generated sample in truth events (`lhcgan.validate.worth`), and its ratio to
     ``training_size``: above 1, the generated sample is worth more than the sample it learnt from.
 
     With ``binning`` the quantile edges come from it and all of ``truth`` is the reference.
     """
     if binning is None:
-        out = worth(generated, truth, seed=seed)
+        out = worth(generated, truth, seed=seed, weights=weights, truth_weights=truth_weights)
     else:
-        out = WorthReference.from_samples(binning, truth).measure(generated)
+        out = WorthReference.from_samples(binning, truth, names=worth_names(truth), reference_weights=truth_weights,
+                                          binning_weights=binning_weights).measure(generated, weights)
     if training_size:
         out["amplification"] = out["worth"] / training_size
         out["training_events"] = training_size

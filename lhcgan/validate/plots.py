@@ -66,9 +66,10 @@ class Bands:
 def _ratio_figure(hg: hist.Hist, ht: hist.Hist, xlabel: str, *, logy: bool = False, logx: bool = False,
                   band: np.ndarray | None = None, bands: Bands | None = None) -> plt.Figure:
     fig, (ax, rax) = plt.subplots(2, 1, figsize=(6, 5.5), sharex=True, gridspec_kw={"height_ratios": (3, 1), "hspace": 0.05})
-    ng, nt = hg.values().sum(), ht.values().sum()
-    dens_g, dens_t = hg.values() / max(ng, 1), ht.values() / max(nt, 1)
-    err_g, err_t = np.sqrt(hg.values()) / max(ng, 1), np.sqrt(ht.values()) / max(nt, 1)
+    # fractions of Σw; errors from Σw² (the counts for unweighted events)
+    ng, nt = _norm(hg.values().sum()), _norm(ht.values().sum())
+    dens_g, dens_t = hg.values() / ng, ht.values() / nt
+    err_g, err_t = np.sqrt(hg.variances()) / abs(ng), np.sqrt(ht.variances()) / abs(nt)
     edges = ht.axes[0].edges
     mplhep.histplot(dens_t, edges, ax=ax, color=TRUTH, label="truth", yerr=err_t)
     mplhep.histplot(dens_g, edges, ax=ax, color=GEN, label="generated", yerr=err_g)
@@ -80,7 +81,8 @@ def _ratio_figure(hg: hist.Hist, ht: hist.Hist, xlabel: str, *, logy: bool = Fal
         mid, rel = np.where(has, dens_g / safe, np.nan), np.where(has, band / safe, np.nan)
         rax.stairs(mid + rel, edges, baseline=mid - rel, fill=True, color=GEN, alpha=0.25)
         if bands is not None:
-            bands.tally(dens_g, dens_t, np.sqrt(err_g**2 + err_t**2 + band**2), ht.values())
+            n_t = np.divide(ht.values() ** 2, ht.variances(), out=np.zeros(len(dens_t)), where=ht.variances() > 0)
+            bands.tally(dens_g, dens_t, np.sqrt(err_g**2 + err_t**2 + band**2), n_t)  # effective truth counts
     ax.set_ylabel("fraction of events")
     ax.legend()
     if logy:
@@ -99,9 +101,16 @@ def _ratio_figure(hg: hist.Hist, ht: hist.Hist, xlabel: str, *, logy: bool = Fal
     return fig
 
 
-def _hists(a: np.ndarray, b: np.ndarray, lo: float, hi: float, bins: int = 60, log: bool = False) -> tuple[hist.Hist, hist.Hist]:
+def _weighted_hists(a: np.ndarray, b: np.ndarray, lo: float, hi: float, bins: int = 60, log: bool = False, *,
+           wa: np.ndarray | None = None, wb: np.ndarray | None = None) -> tuple[hist.Hist, hist.Hist]:
+    """Histograms of a and b (with weights wa, wb where given; Σw² kept for the errors)."""
     axis = hist.axis.Regular(bins, lo, hi, transform=hist.axis.transform.log if log else None)
-    return hist.Hist(axis).fill(a), hist.Hist(axis).fill(b)
+    return (hist.Hist(axis, storage=hist.storage.Weight()).fill(a, weight=1.0 if wa is None else wa),
+            hist.Hist(axis, storage=hist.storage.Weight()).fill(b, weight=1.0 if wb is None else wb))
+
+
+def _norm(total: float) -> float:
+    return total if total != 0 else 1.0
 
 
 def _range(x: np.ndarray, q: float = 0.001) -> tuple[float, float]:
@@ -117,6 +126,10 @@ def make_figures(generated: Events, truth: Events, og: Observables, ot: Observab
     and ``bands`` tallies how many bins it covers.
     """
     proc = truth.process
+    wg, wt = generated.weights, truth.weights
+
+    def _hists(a, b, *args, **kw):  # noqa: ANN001, ANN202 - every figure weighted as its sample is
+        return _weighted_hists(a, b, *args, wa=wg, wb=wt, **kw)
 
     def ratio(key: str, hists: tuple[hist.Hist, hist.Hist], xlabel: str, **kw) -> plt.Figure:
         band = bands.band(key, hists[0]) if bands is not None else None
@@ -143,6 +156,10 @@ def make_figures(generated: Events, truth: Events, og: Observables, ot: Observab
                ratio(key, _hists(og[key], ot[key], lo, hi, 50), f"$m$({r.label}) [GeV]"))
     lo, hi = _range(ot["m_ttbar"])
     yield Figure("m_ttbar", "mass of the tt̄ system", "m_ttbar"), ratio("m_ttbar", _hists(og["m_ttbar"], ot["m_ttbar"], 300, hi), r"$m(t\bar{t})$ [GeV]", logy=True)
+    if float(np.median(ot["pt_ttbar"])) > 1e-3:  # the tt̄ system recoils against radiation
+        hi = float(np.quantile(ot["pt_ttbar"], 0.999))
+        yield (Figure("pt_ttbar", "pT of the tt̄ system", "pt_ttbar"),
+               ratio("pt_ttbar", _hists(og["pt_ttbar"], ot["pt_ttbar"], 0, hi), r"$p_T(t\bar{t})$ [GeV]", logy=True))
     for key, label in (("sum_px", r"$\sum p_x$ [GeV]"), ("sum_py", r"$\sum p_y$ [GeV]")):
         spread = max(float(np.max(np.abs(ot[key]))), float(np.quantile(np.abs(og[key]), 0.99)), 1e-9)
         yield Figure(key, key.replace("_", " "), key), _ratio_figure(*_hists(og[key], ot[key], -spread, spread, 50), label)

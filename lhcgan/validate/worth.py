@@ -26,8 +26,10 @@ BINS = 50
 
 
 def worth_names(observables: dict[str, np.ndarray]) -> list[str]:
-    """The names among ``observables`` that the worth is measured on (pT, η, masses; no φ, no sums)."""
-    return [k for k in observables if k.startswith(PREFIXES)]
+    """The names among ``observables`` that the worth is measured on (pT, η, masses; no φ, no sums; the tt̄
+    system's pT only where it recoils, i.e. its median is above 1 MeV rather than storage rounding)."""
+    return [k for k in observables if k.startswith(PREFIXES)
+            and (k != "pt_ttbar" or float(np.median(observables[k])) > 1e-3)]
 
 
 def effective_size(weights: np.ndarray | None, n: int) -> float:

@@ -99,3 +99,39 @@ def physics_delta_r(events, i, j):
 
     p = events.momenta
     return physics.delta_r(p[:, i], p[:, j])
+
+
+def biased(events: lhcgan.Events, seed: int = 0) -> lhcgan.Events:
+    """A biased sample of ``events``: kept with probability ∝ m(tt̄)², clipped, carrying weight 1/probability."""
+    m = lhcgan.physics.invariant_mass(events.momenta, events.masses)
+    keep_p = np.clip((m / 900.0) ** 2, 0.05, 1.0)
+    keep = np.random.default_rng(seed).random(len(m)) < keep_p
+    return lhcgan.Events(events.momenta[keep], events.pdg[keep], 1 / keep_p[keep])
+
+
+def test_weighted_wasserstein_equals_duplicated_sample():
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=300), rng.normal(0.3, 1.2, size=400)
+    k = rng.integers(1, 4, size=300)
+    assert wasserstein1(a, b, wa=k.astype(float)) == pytest.approx(wasserstein1(np.repeat(a, k), b), rel=1e-12)
+    assert chi2_ndf(a, b, wa=k.astype(float)) != pytest.approx(chi2_ndf(a, b))
+
+
+def test_validation_of_a_weighted_sample_follows_its_weights(two_samples):
+    a, b = two_samples
+    w_sample = biased(a)
+    assert w_sample.weights.min() < w_sample.weights.max()
+    unweighted = lhcgan.Events(w_sample.momenta, w_sample.pdg)
+    ow, ot = observables(w_sample), observables(b)
+    sigma = np.std(ot["m_ttbar"])
+    w1_weighted = wasserstein1(ow["m_ttbar"], ot["m_ttbar"], wa=w_sample.weights) / sigma
+    w1_ignored = wasserstein1(ow["m_ttbar"], ot["m_ttbar"]) / sigma
+    assert w1_weighted < 0.03 < 0.2 < w1_ignored  # the bias doubles the mean distance from threshold
+    fw, fu, ft = in_peak_fractions(w_sample), in_peak_fractions(unweighted), in_peak_fractions(b)
+    assert fw.keys() == ft.keys() and all(abs(fw[k] / ft[k] - 1) < 0.05 for k in ft)
+    assert fu["t"] != pytest.approx(fw["t"], rel=1e-6)  # the weights do enter
+    # worth: weighted, the sample counts as its effective size; its weights ignored, it is worth far less
+    n_eff = w_sample.weights.sum() ** 2 / (w_sample.weights**2).sum()
+    with_w = amplification(ow, ot, weights=w_sample.weights)["worth"]
+    without = amplification(ow, ot)["worth"]
+    assert 0.5 * n_eff < with_w and without < 0.4 * with_w
