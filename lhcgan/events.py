@@ -125,8 +125,14 @@ class Events:
         return Counter({tuple(int(i) for i in c): int(n) for c, n in zip(combos, counts)})
 
     def flavour_fractions(self) -> dict[tuple[int, ...], float]:
-        """Fractions of each flavour combination (a tuple of 6 PDG ids), summing to 1."""
-        return counts_to_fractions(self.flavour_counts())
+        """Fractions of each flavour combination (a tuple of 6 PDG ids), summing to 1: of the events, or of
+        Σw for weighted events (a combination whose signed sum is negative gets 0)."""
+        if self.weights is None:
+            return counts_to_fractions(self.flavour_counts())
+        combos, inverse = np.unique(self.pdg, axis=0, return_inverse=True)
+        sums = np.clip(np.bincount(inverse.ravel(), weights=self.weights, minlength=len(combos)), 0, None)
+        total = sums.sum() or 1.0
+        return {tuple(int(i) for i in c): float(v / total) for c, v in zip(combos, sums) if v > 0}
 
 
 def counts_to_fractions(counts: Mapping[tuple[int, ...], int]) -> dict[tuple[int, ...], float]:

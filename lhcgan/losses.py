@@ -8,9 +8,17 @@ import torch
 import torch.nn.functional as F
 
 
-def discriminator_loss(logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.Tensor:
-    """Binary cross-entropy of D(x) = sigmoid(logits): real → 1, generated → 0."""
-    return F.softplus(-logits_real).mean() + F.softplus(logits_fake).mean()
+def discriminator_loss(logits_real: torch.Tensor, logits_fake: torch.Tensor,
+                       real_weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Binary cross-entropy of D(x) = sigmoid(logits): real → 1, generated → 0.
+
+    ``real_weights`` (B,): per real event, for a weighted sample drawn ∝ |w|: sign(w) · Σ|w|/Σw, so the
+    batch mean estimates the weighted expectation; negative events enter with their sign.
+    """
+    real = F.softplus(-logits_real)
+    if real_weights is not None:
+        real = real * real_weights
+    return real.mean() + F.softplus(logits_fake).mean()
 
 
 def generator_loss(logits_fake: torch.Tensor) -> torch.Tensor:
@@ -76,10 +84,12 @@ class _MMD2(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, y: torch.Tensor, widths: torch.Tensor, name: str) -> torch.Tensor:
+    def forward(ctx, x: torch.Tensor, y: torch.Tensor, widths: torch.Tensor, name: str,
+                v: torch.Tensor | None) -> torch.Tensor:
         (t, n), m = x.shape, y.shape[1]
         z = torch.cat([x, y], dim=1)
-        w = torch.cat([x.new_full((n,), 1 / n), x.new_full((m,), -1 / m)])
+        v = x.new_full((m,), 1 / m) if v is None else v.to(x)  # y's weights, summing to 1
+        w = torch.cat([x.new_full((n,), 1 / n), -v])
         c = _kernel_constant(widths.to(x), name)[:, None, None]
         gauss = name == "gauss"
         rows = max(1, MMD_ELEMENTS // (t * (n + m)))
@@ -95,12 +105,12 @@ class _MMD2(torch.autograd.Function):
             if gauss:  # k = exp(c d²), k′ = 2c d k
                 k.mul_(c).exp_()
                 s_x = s_x + (k @ w).sum(1)
-                s_xy = s_xy + k[:, :, n:].sum((1, 2))
+                s_xy = s_xy + (k[:, :, n:] @ v).sum(1)
                 grad[:, i : i + rb] = (k.mul_(d) @ w) * (4 / n) * c[:, 0]
             else:  # k = c r with r = 1/(d² + c), k′ = −2 c d r²
                 r = k.add_(c).reciprocal_()
                 s_x = s_x + (r @ w).sum(1) * c[:, 0, 0]
-                s_xy = s_xy + r[:, :, n:].sum((1, 2)) * c[:, 0, 0]
+                s_xy = s_xy + (r[:, :, n:] @ v).sum(1) * c[:, 0, 0]
                 grad[:, i : i + rb] = (r.square_().mul_(d) @ w) * (-4 / n) * c[:, 0]
         for j in range(0, m, rows):
             rb = min(rows, m - j)
@@ -108,26 +118,29 @@ class _MMD2(torch.autograd.Function):
             torch.sub(y[:, j : j + rb, None], y[:, None, :], out=d2)
             d2.square_()
             k = d2.mul_(c).exp_() if gauss else d2.add_(c).reciprocal_().mul_(c)
-            s_yy = s_yy + k.sum((1, 2))
+            s_yy = s_yy + ((k @ v) * v[j : j + rb]).sum(1)
         ctx.save_for_backward(grad)
-        # Σ_a∈x w_a Σ_b w_b k_ab = xx/n² − xy/(nm); the xy sum enters MMD² twice
-        return (s_x / n - s_xy / (n * m) + s_yy / m**2).sum()
+        # Σ_a∈x w_a Σ_b w_b k_ab = xx/n² − Σ v xy/n; the xy sum enters MMD² twice
+        return (s_x / n - s_xy / n + s_yy).sum()
 
     @staticmethod
     def backward(ctx, g: torch.Tensor):
         (grad,) = ctx.saved_tensors
-        return g * grad, None, None, None
+        return g * grad, None, None, None, None
 
 
-def mmd2_terms(x: torch.Tensor, y: torch.Tensor, widths: Sequence[float], name: str) -> torch.Tensor:
+def mmd2_terms(x: torch.Tensor, y: torch.Tensor, widths: Sequence[float], name: str,
+               y_weights: torch.Tensor | None = None) -> torch.Tensor:
     """Σ_t MMD²(x_t, y_t): biased (V-statistic) MMD² of T pairs of 1-d samples, each with its own width.
 
-    x: (T, n), y: (T, m), widths: T kernel widths. Differentiable with respect to x;
-    computed in the dtype of x.
+    x: (T, n), y: (T, m), widths: T kernel widths, y_weights: (m,) weights of y's events (signed
+    allowed; normalised here to sum to 1), None for equal weights. Differentiable with respect to
+    x; computed in the dtype of x.
     """
     w = torch.as_tensor([float(v) for v in widths], dtype=torch.float64)
     assert x.ndim == y.ndim == 2 and len(x) == len(y) == len(w)
-    return _MMD2.apply(x, y.to(x.dtype).detach().contiguous(), w, name)
+    v = None if y_weights is None else (y_weights / y_weights.sum()).to(x.dtype).detach().contiguous()
+    return _MMD2.apply(x, y.to(x.dtype).detach().contiguous(), w, name, v)
 
 
 def mmd2(x: torch.Tensor, y: torch.Tensor, widths: Sequence[float], name: str) -> torch.Tensor:
@@ -147,6 +160,7 @@ def resonance_mmd(
     widths: Sequence[Sequence[float]],
     name: str,
     centre: Sequence[float] | None = None,
+    real_weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """MMD² summed over resonances.
 
@@ -154,6 +168,7 @@ def resonance_mmd(
         m_fake, m_real: (batch, n_resonances) masses in GeV, any float dtype.
         widths: kernel widths per resonance, GeV.
         centre: nominal masses; subtracted in the input dtype, the MMD then runs in float32.
+        real_weights: (batch,) weights of the real events (signed allowed), None for equal weights.
     """
     terms = [(k, v) for k, ws in enumerate(widths) for v in ws]
     cols = [k for k, _ in terms]
@@ -161,4 +176,4 @@ def resonance_mmd(
     if centre is not None:
         mid = torch.as_tensor([centre[k] for k in cols], dtype=x.dtype, device=x.device)[:, None]
         x, y = (x - mid).float(), (y - mid).float()
-    return mmd2_terms(x.contiguous(), y, [v for _, v in terms], name).float()
+    return mmd2_terms(x.contiguous(), y, [v for _, v in terms], name, real_weights).float()

@@ -53,12 +53,13 @@ def autocast(device: torch.device, bf16: bool = True, cpu_bf16: bool | None = No
     return contextlib.nullcontext()
 
 
-def make_parametrisation(kind: str, momenta: np.ndarray, process: Process) -> Parametrisation:
-    """Fit the generator's parametrisation: "decay" (default) or "momenta"."""
+def make_parametrisation(kind: str, momenta: np.ndarray, process: Process,
+                         weights: np.ndarray | None = None) -> Parametrisation:
+    """Fit the generator's parametrisation, "decay" (default) or "momenta", on (N, 6, 3) momenta and their weights."""
     if kind == "decay":
-        return DecayParametrisation.fit(momenta, process)
+        return DecayParametrisation.fit(momenta, process, weights)
     if kind == "momenta":
-        return Standardizer.fit(momenta)
+        return Standardizer.fit(momenta, weights)
     raise ValueError(f"unknown parametrisation {kind!r}")
 
 

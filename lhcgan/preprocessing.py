@@ -43,11 +43,13 @@ class Standardizer:
         return len(self.mean)
 
     @classmethod
-    def fit(cls, momenta: np.ndarray) -> "Standardizer":
-        """Fit on training momenta (N, n, 3) GeV."""
+    def fit(cls, momenta: np.ndarray, weights: np.ndarray | None = None) -> "Standardizer":
+        """Fit on training momenta (N, n, 3) GeV, with their (N,) weights where weighted."""
         flat = np.asarray(momenta, dtype=np.float64).reshape(len(momenta), -1)
-        scale = flat.std(axis=0)
-        return cls(flat.mean(axis=0), np.where(scale > 0, scale, 1.0))
+        w = np.ones(len(flat)) if weights is None else np.asarray(weights, dtype=np.float64)
+        mean = w @ flat / w.sum()
+        scale = np.sqrt(np.clip(w @ (flat - mean) ** 2 / w.sum(), 0, None))
+        return cls(mean, np.where(scale > 0, scale, 1.0))
 
     def _constants(self, like: Array) -> tuple[Any, Any]:
         if lib(like) is np:
@@ -108,20 +110,23 @@ class QuantileMap:
         return len(self.knots)
 
     @classmethod
-    def fit(cls, x: np.ndarray, n_knots: int = 2048, tie: list[list[int]] | None = None) -> "QuantileMap":
+    def fit(cls, x: np.ndarray, n_knots: int = 2048, tie: list[list[int]] | None = None,
+            weights: np.ndarray | None = None) -> "QuantileMap":
         """Fit on training values (N, D); knots are denser in the tails (even steps in logit(u)).
 
         ``tie``: groups of columns that share one distribution (e.g. the t and t̄ masses); each group's
         knots are fitted on its columns' values pooled, so the fit sees all of them.
+        ``weights``: (N,) event weights, signed allowed: the knots are quantiles of the weighted CDF.
         """
         x = np.asarray(x, dtype=np.float64)
         edge = np.log(2.0 * len(x))  # logit of the outermost level 1/(2N)
         levels = 1.0 / (1.0 + np.exp(-np.linspace(-edge, edge, n_knots)))
-        knots = np.quantile(x, levels, axis=0).T.copy()
+        knots = _quantiles(x, levels, weights).T.copy()
         knots[:, 0], knots[:, -1] = x.min(axis=0), x.max(axis=0)  # the whole training range inverts exactly
         for group in tie or []:
             pooled = x[:, group].reshape(-1)
-            knots[group] = np.quantile(pooled, levels)
+            pooled_w = None if weights is None else np.tile(np.asarray(weights)[:, None], (1, len(group))).reshape(-1)
+            knots[group] = _quantiles(pooled[:, None], levels, pooled_w)[:, 0]
             knots[group, 0], knots[group, -1] = pooled.min(), pooled.max()
         # ties (a repeated value) would make the inverse ambiguous: spread them by a hair
         span = knots[:, -1:] - knots[:, :1]
@@ -172,6 +177,22 @@ class QuantileMap:
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]) -> "QuantileMap":
         return cls(np.array(state["levels"]), np.array(state["knots"]))
+
+
+def _quantiles(x: np.ndarray, levels: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    """Quantiles (K, D) of the columns of x (N, D) at ``levels`` (K,), of the weighted CDF where weighted.
+
+    Signed weights give a CDF that can dip locally; it is made monotone (running maximum) first.
+    """
+    if weights is None:
+        return np.quantile(x, levels, axis=0)
+    w = np.asarray(weights, dtype=np.float64)
+    out = np.empty((len(levels), x.shape[1]))
+    for d in range(x.shape[1]):
+        order = np.argsort(x[:, d], kind="stable")
+        cdf = np.maximum.accumulate(np.clip(np.cumsum(w[order]) / w.sum(), 0, 1))
+        out[:, d] = np.interp(levels, cdf, x[order, d])
+    return out
 
 
 def _interp(x: Array, xk: Array, yk: Array, idx: Array | None = None) -> Array:
@@ -228,8 +249,8 @@ class DecayParametrisation:
         self._slots = np.argsort([c[j] for c in self.cascades for j in (2, 3, 4)])
 
     @classmethod
-    def fit(cls, momenta: np.ndarray, process: Process) -> "DecayParametrisation":
-        """Fit the quantile maps on momenta (N, 6, 3) GeV.
+    def fit(cls, momenta: np.ndarray, process: Process, weights: np.ndarray | None = None) -> "DecayParametrisation":
+        """Fit the quantile maps on momenta (N, 6, 3) GeV, with their (N,) weights where weighted.
 
         A particle and its antiparticle have one line shape (CPT), so the mass coordinates of
         cascades whose resonances agree in |PDG id| (t and t̄, W⁺ and W⁻) share one quantile map,
@@ -237,7 +258,7 @@ class DecayParametrisation:
         """
         param = cls(process)
         raw = param.to_raw(np.asarray(momenta, dtype=np.float64))
-        return cls(process, QuantileMap.fit(raw, tie=param.tied_columns()))
+        return cls(process, QuantileMap.fit(raw, tie=param.tied_columns(), weights=weights))
 
     def tied_columns(self) -> list[list[int]]:
         """Groups of raw columns with one distribution: the mass coordinates of conjugate cascades."""

@@ -24,6 +24,7 @@ from lhcgan.losses import discriminator_loss, generator_loss, resonance_mmd, rot
 from lhcgan.model import Bridge, Discriminator, Generator, autocast, make_parametrisation
 from lhcgan.modelfile import TrainedModel
 from lhcgan.preprocessing import Standardizer
+from lhcgan.validate.worth import effective_size
 from lhcgan.writing.atomic import atomic_output
 
 CHECKPOINT = "checkpoint.pt"
@@ -42,22 +43,43 @@ def split_holdout(events: Events, fraction: float, seed: int) -> tuple[Events, E
     return events[np.sort(perm[n_out:])], events[np.sort(perm[:n_out])]
 
 
-def refuse_weighted(events: Events) -> None:
-    """Raise for events whose weights differ: training would treat every event as weight 1."""
+MIN_EFFECTIVE = 1000  # effective events below which a weighted sample cannot be learnt
+
+
+def check_weights(events: Events) -> np.ndarray | None:
+    """The weights training must follow, or None for an unweighted sample (all weights equal).
+
+    Refuses a sample whose signed sum of weights is not positive or whose effective size
+    (Σw)²/Σw² is below 1000 events, and warns where the weights leave less than a tenth of the
+    events' statistical power.
+    """
     w = events.weights
     if w is None or not len(w) or np.all(w == w[0]):
-        return
+        if w is not None and len(w) and w[0] <= 0:
+            raise TrainingError(f"every event has the weight {w[0]:g}: the sample describes no positive cross "
+                                "section", path=events.meta.get("source"), hint="check the sample's weights")
+        return None
     neg = float(np.mean(w < 0))
-    n_eff = w.sum() ** 2 / (w * w).sum()
-    raise TrainingError(
-        f"the sample is weighted (weights from {w.min():.3g} to {w.max():.3g}, {neg:.1%} negative, effective size "
-        f"{n_eff:,.0f} of {len(w):,}); lhcgan learns unweighted samples only, and training on these events would "
-        "silently learn the unweighted distribution", path=events.meta.get("source"),
-        hint="unweight the sample first (keep each event with probability |w|/max|w|), or generate it unweighted")
+    n_eff = effective_size(w, len(w))
+    described = (f"weights from {w.min():.3g} to {w.max():.3g}, {neg:.1%} negative, effective size {n_eff:,.0f} "
+                 f"of {len(w):,} events")
+    if w.sum() <= 0:
+        raise TrainingError(f"the weights sum to {w.sum():.3g} ≤ 0 ({described})", path=events.meta.get("source"),
+                            hint="check the sample's weights")
+    if n_eff < MIN_EFFECTIVE:
+        raise TrainingError(f"the weights leave too few effective events to learn from ({described}; at least "
+                            f"{MIN_EFFECTIVE} needed)", path=events.meta.get("source"),
+                            hint="generate a larger sample, or one with less spread in its weights")
+    if n_eff < 0.1 * len(w):
+        warnings.warn(f"{described}: the model learns from the statistical power of {n_eff:,.0f} events",
+                      stacklevel=3)
+    return np.asarray(w, dtype=np.float64)
 
 
-def symmetrised(momenta: np.ndarray, symmetries: list[str], seed: int) -> np.ndarray:
-    """Momenta (N, n, 3) with their exact images: z-reflected copies appended, then random azimuths.
+def symmetrised(momenta: np.ndarray, weights: np.ndarray | None, symmetries: list[str], seed: int
+                ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Momenta (N, n, 3) with their exact images: z-reflected copies appended, then random azimuths; and
+    the weights that go with them (None when unweighted).
 
     The generator's quantile maps and the discriminator's standardisation are fitted on this, so the
     maps carry the symmetries exactly rather than the sample's fluctuations about them.
@@ -67,7 +89,8 @@ def symmetrised(momenta: np.ndarray, symmetries: list[str], seed: int) -> np.nda
     p = momenta
     if "reflect_z" in symmetries:
         p = np.concatenate([p, reflect_z(p, np.ones(len(p), bool))])
-    return randomise(p, [s for s in symmetries if s == "azimuth"], np.random.default_rng([seed, 2]).random)
+        weights = None if weights is None else np.concatenate([weights, weights])
+    return randomise(p, [s for s in symmetries if s == "azimuth"], np.random.default_rng([seed, 2]).random), weights
 
 
 def select_device(name: str) -> torch.device:
@@ -137,7 +160,7 @@ class Trainer:
                  split_seed: int | None = None):
         from lhcgan.symmetry import symmetric_beams
 
-        refuse_weighted(events)
+        check_weights(events)
         if "reflect_z" in config.symmetries and not symmetric_beams(events.meta):
             warnings.warn(f"the beams {events.meta.get('beams')} at {events.meta.get('beam_energies')} GeV are not "
                           "symmetric: z → −z is no symmetry of this sample and is not used", stacklevel=2)
@@ -165,10 +188,15 @@ class Trainer:
         self.cpu_bf16 = False if cfg.cpu_bf16 is None and dist.world > 1 and self.device.type == "cpu" else cfg.cpu_bf16
         self.process = events.process
 
-        sym = symmetrised(events.momenta, cfg.symmetries, cfg.seed)
-        self.pre = make_parametrisation(cfg.parametrisation, sym, events.process)
-        self.feat = Standardizer.fit(sym)
+        #: signed training weights (None: unweighted); batches are drawn ∝ |w|, and the sign enters the losses
+        self.weights = check_weights(events)
+        sym, sym_w = symmetrised(events.momenta, self.weights, cfg.symmetries, cfg.seed)
+        self.pre = make_parametrisation(cfg.parametrisation, sym, events.process, sym_w)
+        self.feat = Standardizer.fit(sym, sym_w)
         masses = events.resonance_masses()
+        w = np.ones(len(events)) if self.weights is None else self.weights
+        m_mean = w @ masses / w.sum()
+        m_std = np.sqrt(np.clip(w @ (masses - m_mean) ** 2 / w.sum(), 1e-12, None))
         balance = float(np.median(physics.pt_balance(events.momenta)))
         conserve = cfg.conserve_pt
         if conserve is None:
@@ -182,7 +210,7 @@ class Trainer:
         self.conserve_pt = bool(conserve)
 
         torch.manual_seed(cfg.seed)  # weight initialisation
-        self.bridge = Bridge(self.pre, self.feat, self.process, masses.mean(0), masses.std(0), self.conserve_pt,
+        self.bridge = Bridge(self.pre, self.feat, self.process, m_mean, m_std, self.conserve_pt,
                              cfg.disc_masses, cfg.disc_coordinates).to(self.device)
         n_out = 3 * self.process.n_particles
         self.G = Generator(cfg.latent, cfg.hidden, cfg.layers, n_out, cfg.residual).to(self.device)
@@ -217,6 +245,12 @@ class Trainer:
                 flipped = reflect_z(self.real_p, torch.ones(len(self.real_p), dtype=torch.bool, device=self.device))
                 self.real_coords = torch.stack([self.pre.forward(self.real_p), self.pre.forward(flipped)]).float()
         self.data_gen = torch.Generator().manual_seed(cfg.seed + 1)
+        self.real_cdf = self.real_sign = None
+        if self.weights is not None:
+            w = torch.as_tensor(self.weights, dtype=torch.float64)
+            self.real_cdf = torch.cumsum(w.abs(), 0) / w.abs().sum()
+            # signs over their mean, Σw/Σ|w|: a batch drawn ∝ |w| then estimates Σ w·f / Σ w
+            self.real_sign = (torch.sign(w) / (w.sum() / w.abs().sum())).float().to(self.device)
         # the same data stream on every rank (each takes its shard), its own noise stream per rank
         self.noise_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 2 + 7919 * dist.rank)
         widths = cfg.mmd_widths or {}
@@ -243,26 +277,35 @@ class Trainer:
             if not len(self.heldout) and dist.main:
                 warnings.warn("no held-out events (holdout: 0): model selection scores against the training "
                               "events, which rewards memorising them", stacklevel=2)
-            self._select_ref = WorthReference.from_samples(observables(events),
-                                                           observables(self.heldout if len(self.heldout) else events))
+            ref = self.heldout if len(self.heldout) else events
+            self._select_ref = WorthReference.from_samples(observables(events), observables(ref),
+                                                           binning_weights=events.weights,
+                                                           reference_weights=ref.weights)
 
     # -- one iteration -----------------------------------------------------------------------------
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         return autocast(self.device, self.cfg.bf16, self.cpu_bf16)
 
-    def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """This rank's shard of the features (B/K, F) and the whole batch's masses for the MMD (B, R[+1]).
+    def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """This rank's shard of the features (B/K, F), the whole batch's masses for the MMD (B, R[+1]), and
+        for a weighted sample the signs of both (normalised to mean 1 over the sample; None when unweighted).
 
         With symmetries every event is transformed at random first (the masses do not change).
         """
         from lhcgan.symmetry import randomise
 
-        idx = torch.randint(len(self.real_p), (self.cfg.batch,), generator=self.data_gen).to(self.device)
+        if self.real_cdf is None:
+            idx = torch.randint(len(self.real_p), (self.cfg.batch,), generator=self.data_gen)
+        else:  # drawn ∝ |w|
+            u = torch.rand(self.cfg.batch, generator=self.data_gen, dtype=torch.float64)
+            idx = torch.searchsorted(self.real_cdf, u).clamp_(max=len(self.real_cdf) - 1)
+        idx = idx.to(self.device)
         lb, r = self.local_batch, self.dist.rank
         mine = idx[r * lb : (r + 1) * lb]
+        signs = (None, None) if self.real_sign is None else (self.real_sign[mine], self.real_sign[idx])
         if self.real_f is not None:
-            return self.real_f[mine], self.real_mmd[idx]
+            return self.real_f[mine], self.real_mmd[idx], *signs
         # every rank draws the whole batch's numbers, so the data stream stays the same on all ranks
         u = torch.rand(len(self.cfg.symmetries), self.cfg.batch, generator=self.data_gen, dtype=torch.float64)
         u = u[:, r * lb : (r + 1) * lb].to(self.device)
@@ -277,7 +320,7 @@ class Trainer:
                 angle = (2 * u[self.cfg.symmetries.index("azimuth")] - 1) * np.pi
                 coords = self.pre.rotated(coords, angle)
         with torch.no_grad():
-            return self.bridge.features(p, self.real_m[mine], coords=coords), self.real_mmd[idx]
+            return self.bridge.features(p, self.real_m[mine], coords=coords), self.real_mmd[idx], *signs
 
     def _noise(self) -> torch.Tensor:
         return self.G.noise(self.local_batch, self.noise_gen, self.device)
@@ -301,7 +344,7 @@ class Trainer:
         m = self.bridge.masses(p)
         f_gen = self.bridge.features(p, m, x)
         for k in range(cfg.d_steps):
-            f_real, _ = self._real_batch()
+            f_real, _, sign, _ = self._real_batch()
             if k < cfg.d_steps - 1:
                 with torch.no_grad():
                     with self._autocast():
@@ -316,7 +359,7 @@ class Trainer:
             f_fake = f_fake.detach().requires_grad_(lazy)
             with self._autocast():
                 l_real, l_fake = self.D_train(torch.cat([f_real, f_fake])).float().split(len(f_real))
-            loss_d = discriminator_loss(l_real, l_fake)
+            loss_d = discriminator_loss(l_real, l_fake, sign)
             reg = roth_regularizer(l_real, f_real, l_fake, f_fake) if lazy else loss_d.new_zeros(())
             self._check(loss_d, reg)
             self.opt_d.zero_grad(set_to_none=True)
@@ -324,7 +367,7 @@ class Trainer:
             self._check(params=self.D.parameters())
             self.opt_d.step()
 
-        _, m_real = self._real_batch()
+        _, m_real, _, sign_mmd = self._real_batch()
         self.D.requires_grad_(False)  # the generator step needs D's input gradients only
         try:
             with self._autocast():
@@ -333,7 +376,8 @@ class Trainer:
             # the MMD sees the whole batch: generated masses gathered from every rank
             if cfg.mmd_system:
                 m = torch.cat([m, physics.invariant_mass(p, self.process.masses)[:, None]], dim=1)
-            loss_mmd = resonance_mmd(gather(m, self.dist), m_real, self.widths, cfg.mmd_kernel, self.centre)
+            loss_mmd = resonance_mmd(gather(m, self.dist), m_real, self.widths, cfg.mmd_kernel, self.centre,
+                                     real_weights=sign_mmd)
             loss_g = loss_adv + cfg.mmd_weight * loss_mmd
             self._check(loss_g)
             self.opt_g.zero_grad(set_to_none=True)
@@ -549,6 +593,8 @@ class Trainer:
                 "cross_section_pb": self.events.meta.get("cross_section_pb"),
                 "source": str(self.events.meta.get("source")),
                 "training_events": len(self.events),
+                "training_effective_events": effective_size(self.weights, len(self.events)),
+                "weighted": self.weights is not None,
                 "heldout_events": len(self.heldout),
                 "split_seed": self.split_seed,
                 "iterations": self.iteration,

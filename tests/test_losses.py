@@ -98,3 +98,35 @@ def test_regulariser_of_a_shared_batch_equals_separate_passes():
     expected = torch.autograd.grad(separate, list(net.parameters()))
     for a, b in zip(grads, expected):
         torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("name", KERNELS)
+def test_weighted_mmd_equals_mmd_of_duplicated_events(name):
+    gen = torch.Generator().manual_seed(4)
+    x = (3 * torch.randn(50, generator=gen, dtype=torch.float64)).requires_grad_(True)
+    y = 3 * torch.randn(40, generator=gen, dtype=torch.float64) + 1
+    k = torch.randint(1, 4, (40,), generator=gen)
+    masses = lambda a: a[:, None]  # noqa: E731 - one "resonance"
+    weighted = resonance_mmd(masses(x), masses(y), [[1.5, 4.0]], name, real_weights=k.double())
+    repeated = resonance_mmd(masses(x), masses(y.repeat_interleave(k)), [[1.5, 4.0]], name)
+    torch.testing.assert_close(weighted, repeated)
+    (g1,) = torch.autograd.grad(weighted, x)
+    (g2,) = torch.autograd.grad(repeated, x)
+    torch.testing.assert_close(g1, g2)
+
+
+def test_negative_weights_cancel_in_mmd_and_discriminator_loss():
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(300, generator=gen, dtype=torch.float64)
+    extra = torch.randn(100, generator=gen, dtype=torch.float64) + 3  # an excess, taken back by negatives
+    y = torch.cat([x, extra, extra])
+    w = torch.cat([torch.ones(300), torch.ones(100), -torch.ones(100)]).double()
+    assert mmd2(x, x, [1.0], "gauss").item() == pytest.approx(0, abs=1e-12)
+    assert resonance_mmd(x[:, None], y[:, None], [[1.0]], "gauss", real_weights=w).item() == pytest.approx(0, abs=1e-12)
+    assert resonance_mmd(x[:, None], y[:, None], [[1.0]], "gauss").item() > 1e-2  # unsigned: the excess stays
+    logits = torch.randn(500, generator=gen)
+    signed = torch.cat([logits[:300], logits[300:400], logits[300:400]])
+    sign = w.float() * (w.abs().sum() / w.sum()).float()  # sign(w) Σ|w|/Σw, as the trainer passes it
+    fake = torch.zeros(1)
+    assert discriminator_loss(signed, fake, sign).item() == pytest.approx(
+        discriminator_loss(logits[:300], fake).item(), rel=1e-5)

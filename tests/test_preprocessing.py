@@ -107,6 +107,21 @@ def test_quantile_map_gives_logistic_marginals_and_inverts():
     np.testing.assert_array_equal(again.forward(x[:10]), y[:10])
 
 
+def test_weighted_quantile_map_follows_signed_weights():
+    rng = np.random.default_rng(4)
+    base = rng.normal(0.0, 1.0, 40_000)
+    excess = rng.normal(2.0, 0.5, 10_000)  # added, then taken back by negative copies of itself
+    x = np.concatenate([base, excess, excess])[:, None]
+    w = np.concatenate([np.ones(40_000), np.ones(10_000), -np.ones(10_000)])
+    signed, unsigned = QuantileMap.fit(x, n_knots=256, weights=w), QuantileMap.fit(x, n_knots=256)
+    for qm, target in ((signed, base), (unsigned, x[:, 0])):
+        y = qm.forward(target[:, None])[:, 0]  # the target's own quantiles map onto a unit logistic
+        np.testing.assert_allclose(np.quantile(y, [0.25, 0.5, 0.75]), [-np.log(3) * LOGISTIC, 0, np.log(3) * LOGISTIC],
+                                   atol=0.02)
+    assert abs(np.median(signed.forward(x[:, :1])) - np.median(unsigned.forward(x[:, :1]))) > 0.1
+    np.testing.assert_allclose(signed.inverse(signed.forward(x)), x, rtol=1e-10, atol=1e-10)
+
+
 def test_decay_angles_are_helicity_angles(ttbar):
     from lhcgan.preprocessing import DecayParametrisation
 

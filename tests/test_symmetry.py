@@ -50,8 +50,10 @@ def test_numpy_and_torch_agree(ttbar):
 
 
 def test_symmetrised_sample_is_exactly_symmetric(ttbar):
-    p = symmetrised(ttbar.momenta, ["azimuth", "reflect_z"], seed=1)
-    assert len(p) == 2 * len(ttbar)
+    w = np.linspace(-0.5, 2, len(ttbar))
+    p, pw = symmetrised(ttbar.momenta, w, ["azimuth", "reflect_z"], seed=1)
+    assert len(p) == len(pw) == 2 * len(ttbar)
+    np.testing.assert_array_equal(pw, np.concatenate([w, w]))  # a mirror image keeps its event's weight
     eta = physics.eta(p[:, 0])
     np.testing.assert_allclose(np.sort(eta), np.sort(-eta), atol=1e-9)  # the η marginals are symmetric
     assert abs(np.mean(np.cos(physics.phi(p[:, 0])))) < 0.05

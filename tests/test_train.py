@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 import torch
 
+from lhcgan import physics
+
 from lhcgan.config import load_card
 from lhcgan.errors import TrainingError
 from lhcgan.modelfile import TrainedModel
@@ -73,11 +75,11 @@ def test_a_nan_batch_is_survived(ttbar, tmp_path):
 
     def poisoned():
         calls["n"] += 1
-        f, m = real_batch()
+        f, m, *signs = real_batch()
         if calls["n"] == 40:
             f, m = f.clone(), m.clone()
             f[3, 2] = m[5, 1] = float("nan")
-        return f, m
+        return f, m, *signs
 
     tr._real_batch = poisoned
     model = tr.fit()
@@ -91,7 +93,7 @@ def test_a_nan_batch_is_survived(ttbar, tmp_path):
 
 def test_persistent_nan_stops_with_a_clear_error(ttbar, tmp_path):
     tr = Trainer(ttbar, tiny(), tmp_path)
-    tr._real_batch = lambda: (torch.full((128, tr.bridge.n_features), float("nan")), torch.zeros(128, 4))
+    tr._real_batch = lambda: (torch.full((128, tr.bridge.n_features), float("nan")), torch.zeros(128, 4), None, None)
     with pytest.raises(TrainingError, match="training diverged"):
         tr.fit()
 
@@ -130,14 +132,39 @@ def test_model_selection_ships_the_best_scoring_state(ttbar, tmp_path):
     assert tr.selection_score() > 2 * scores[best]
 
 
-def test_weighted_samples_are_refused_not_learnt_wrong(ttbar, tmp_path):
-    w = np.where(np.arange(len(ttbar)) % 10 == 0, -1.0, 1.0)
-    weighted = type(ttbar)(ttbar.momenta, ttbar.pdg, w)
-    with pytest.raises(TrainingError, match=r"weighted .*10\.0% negative.*effective size"):
-        Trainer(weighted, tiny(), tmp_path)
+def test_hopeless_weights_are_refused(ttbar, tmp_path):
+    few = np.where(np.arange(len(ttbar)) % 100 == 0, 50.0, 0.01)  # ~30 events carry the sample
+    with pytest.raises(TrainingError, match=r"too few effective events.*effective size 3[0-9] of 2,987"):
+        Trainer(type(ttbar)(ttbar.momenta, ttbar.pdg, few), tiny(), tmp_path)
+    negative = np.where(np.arange(len(ttbar)) % 2 == 0, -1.2, 1.0)
+    with pytest.raises(TrainingError, match=r"weights sum to .* ≤ 0"):
+        Trainer(type(ttbar)(ttbar.momenta, ttbar.pdg, negative), tiny(), tmp_path)
     # equal weights (an LHE file's XWGTUP = σ) are an unweighted sample
-    same = type(ttbar)(ttbar.momenta, ttbar.pdg, np.full(len(ttbar), 503.2))
-    Trainer(same, tiny(iterations=1), tmp_path / "same")
+    same = Trainer(type(ttbar)(ttbar.momenta, ttbar.pdg, np.full(len(ttbar), 503.2)), tiny(iterations=1),
+                   tmp_path / "same")
+    assert same.weights is None and same.real_sign is None
+
+
+def test_weighted_batches_follow_the_weights(ttbar, tmp_path):
+    w = np.where(np.arange(len(ttbar)) % 10 == 0, -1.0, 3.0) * np.linspace(0.2, 1, len(ttbar))
+    tr = Trainer(type(ttbar)(ttbar.momenta, ttbar.pdg, w), tiny(holdout=0.0, symmetries=[]), tmp_path)
+    counts = np.zeros(len(ttbar))
+    signs = []
+    for _ in range(300):
+        state = tr.data_gen.get_state()
+        f, m, sign, sign_all = tr._real_batch()
+        tr.data_gen.set_state(state)  # the same draw again, to see which events it took
+        u = torch.rand(tr.cfg.batch, generator=tr.data_gen, dtype=torch.float64)
+        idx = torch.searchsorted(tr.real_cdf, u).numpy()
+        np.add.at(counts, idx, 1)
+        signs.append(sign_all.numpy())
+        torch.testing.assert_close(m, tr.real_mmd[idx])
+    # drawn ∝ |w|: the heaviest tenth of the events is drawn about as often as its share of Σ|w|
+    heavy = np.argsort(np.abs(w))[-len(w) // 10 :]
+    assert counts[heavy].sum() / counts.sum() == pytest.approx(np.abs(w)[heavy].sum() / np.abs(w).sum(), rel=0.05)
+    # the signs average to 1 (Σw / Σ|w| normalised away) and negative events carry negative signs
+    assert np.mean(signs) == pytest.approx(1, rel=0.05)
+    assert (np.concatenate(signs) < 0).mean() == pytest.approx(np.abs(w[w < 0]).sum() / np.abs(w).sum(), rel=0.1)
 
 
 def test_holdout_is_kept_out_of_training(ttbar, tmp_path):
@@ -158,7 +185,7 @@ def test_transformed_real_batches_equal_features_of_transformed_events(ttbar, tm
     tr = Trainer(ttbar, tiny(), tmp_path)
     assert tr.real_coords is not None and tr.cfg.symmetries == ["azimuth", "reflect_z"]
     state = tr.data_gen.get_state()
-    fast, m = tr._real_batch()
+    fast, m, *_ = tr._real_batch()
     tr.data_gen.set_state(state)
     idx = torch.randint(len(tr.real_p), (tr.cfg.batch,), generator=tr.data_gen)
     u = torch.rand(2, tr.cfg.batch, generator=tr.data_gen, dtype=torch.float64)
@@ -184,3 +211,21 @@ def test_resume_refuses_damaged_or_foreign_checkpoints(ttbar, tmp_path):
     torch.save({"x": Payload()}, tmp_path / "checkpoint.pt", pickle_module=pickle)
     with pytest.raises(TrainingError, match="cannot load the checkpoint"):
         Trainer(ttbar, tiny(iterations=10), tmp_path).fit(resume=True)
+
+
+def test_weighted_fit_learns_the_signed_distribution(ttbar, tmp_path):
+    """Events with a top above 150 GeV in pT are tripled: twice with weight +1, once with −1. The signed sum
+    is the sample itself; unsigned, that region is 3× too high. The generated sample follows the signed sum."""
+    top_pt = physics.pt(ttbar.momenta[:, :3].sum(axis=1))
+    tail = top_pt > 150
+    momenta = np.concatenate([ttbar.momenta, ttbar.momenta[tail], ttbar.momenta[tail]])
+    pdg = np.concatenate([ttbar.pdg, ttbar.pdg[tail], ttbar.pdg[tail]])
+    w = np.concatenate([np.ones(len(ttbar) + tail.sum()), -np.ones(tail.sum())])
+    tr = Trainer(type(ttbar)(momenta, pdg, w), tiny(iterations=60, holdout=0.0, select_every=0), tmp_path)
+    model = tr.fit()
+    gen = model.sample(20_000, seed=3)
+    f_gen = np.mean(physics.pt(gen.momenta[:, :3].sum(axis=1)) > 150)
+    f_signed, f_unsigned = np.mean(tail), (3 * tail.sum()) / len(momenta)
+    assert f_unsigned > f_signed + 0.15  # the two targets are far apart
+    assert abs(f_gen - f_signed) < 0.2 * abs(f_unsigned - f_signed)
+    assert model.meta["weighted"] and model.meta["training_effective_events"] < len(momenta)
