@@ -15,7 +15,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from lhcgan.simulate import simulate
 
     report = simulate(args.events, args.output, ecm=args.ecm, seed=args.seed, progress=not args.quiet,
-                      pythia_lhef=False if args.lhcgan_lhe else None)
+                      pythia_lhef=False if args.lhcgan_lhe else None, bias=args.bias, isr=args.isr)
     print(report.summary())
     print(f"wrote {args.output}")
     return 0
@@ -161,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="output file: .lhe, .lhe.gz or .root")
     p.add_argument("--lhcgan-lhe", action="store_true",
                    help="for LHE output, write lhcgan's LHE (gg initial state, faster) instead of Pythia's own record")
+    p.add_argument("--bias", type=float, default=None, metavar="POW",
+                   help="biased generation ∝ (p̂T/100 GeV)^POW, weighted back (fills the m(tt̄) and pT tails)")
+    p.add_argument("--isr", action="store_true", help="initial-state radiation on: the tt̄ system recoils")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_simulate)
 

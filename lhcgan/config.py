@@ -52,6 +52,10 @@ class FitConfig:
         select_every: every this many iterations score the (EMA) generator, the worth of its events
             in truth events measured against the held-out events (against training events without
             a hold-out), and ship the best-scoring state (0: the last).
+        weight_power: for weighted samples, real events are drawn ∝ |w|^p and enter the losses
+            with w / |w|^p (normalised): 1 samples ∝ |w| (every drawn event counts the same), 0 draws
+            uniformly and weights the losses (the tails of a biased sample are seen as often as they
+            were generated), 0.5 between.
         seed: the one seed of the run.
         checkpoint_every: iterations between checkpoints.
         log_every: iterations between loss-log lines.
@@ -88,6 +92,7 @@ class FitConfig:
     select_every: int = 0
     symmetries: list[str] = field(default_factory=lambda: ["azimuth", "reflect_z"])
     holdout: float = 0.0
+    weight_power: float = 0.5
     seed: int = 1
     checkpoint_every: int = 1000
     log_every: int = 50
@@ -116,6 +121,8 @@ class FitConfig:
         unknown = [name for name in self.symmetries if name not in SYMMETRIES]
         if unknown:
             raise ConfigError(f"unknown symmetries {unknown}; known are {list(SYMMETRIES)}")
+        if not 0 <= self.weight_power <= 1:
+            raise ConfigError(f"weight_power must be in [0, 1], got {self.weight_power}")
         if not 0 <= self.holdout < 1:
             raise ConfigError(f"holdout must be a fraction in [0, 1), got {self.holdout}")
         if self.parametrisation not in ("decay", "momenta"):

@@ -40,11 +40,25 @@ SETTINGS: tuple[str, ...] = (
 )
 
 
-def pythia_settings(ecm: float, seed: int) -> list[str]:
-    """The full list of Pythia settings for a run."""
+def pythia_settings(ecm: float, seed: int, *, bias: float | None = None, isr: bool = False) -> list[str]:
+    """The full list of Pythia settings for a run.
+
+    Args:
+        bias: generate ∝ (p̂T / 100 GeV)^bias more often (`PhaseSpace:bias2Selection`), each event
+            weighted by the inverse, so the m(tt̄) and pT tails fill; the sample is then weighted.
+        isr: initial-state radiation on (FSR, MPI and hadronisation stay off): the tt̄ system recoils.
+    """
     if not 0 <= seed <= MAX_SEED:
         raise ConfigError(f"seed must be in [0, {MAX_SEED}], got {seed}")
-    return [f"Beams:eCM = {ecm:g}", "Random:setSeed = on", f"Random:seed = {seed}", *SETTINGS]
+    settings = [f"Beams:eCM = {ecm:g}", "Random:setSeed = on", f"Random:seed = {seed}", *SETTINGS]
+    if isr:
+        settings = [x if x != "PartonLevel:ISR = off" else "PartonLevel:ISR = on" for x in settings]
+    if bias is not None:
+        if not 0 < bias <= 10:
+            raise ConfigError(f"--bias takes a power in (0, 10], got {bias}")
+        settings += ["PhaseSpace:bias2Selection = on", f"PhaseSpace:bias2SelectionPow = {bias:g}",
+                     "PhaseSpace:bias2SelectionRef = 100."]
+    return settings
 
 
 def make_pythia(settings: Sequence[str]):
@@ -98,11 +112,12 @@ def _copy_without_local_paths(src: BinaryIO, dst: BinaryIO) -> None:
 
 
 def iterate_pythia(pythia, n_events: int, report: ReadReport, *, batch: int = 10_000,
-                   progress: bool = False, meta: dict | None = None) -> Iterator[Events]:
+                   progress: bool = False, meta: dict | None = None, weighted: bool = False) -> Iterator[Events]:
     """Run ``pythia`` for ``n_events`` events and yield them as `Events` chunks.
 
     Uses `Pythia.nextBatch`, which returns the event records as awkward arrays, so
     the decay chain is followed for a whole batch at once; ``report`` is updated.
+    With ``weighted`` each event carries Pythia's event weight (biased generation).
     """
     from tqdm import tqdm
 
@@ -110,7 +125,8 @@ def iterate_pythia(pythia, n_events: int, report: ReadReport, *, batch: int = 10
     with tqdm(total=n_events, unit="ev", disable=not progress, desc="pythia") as bar:
         while done < n_events:
             k = min(batch, n_events - done)
-            prt = pythia.nextBatch(k).prt
+            batch_events = pythia.nextBatch(k)
+            prt = batch_events.prt
             n = len(prt)
             if n == 0:
                 raise ConfigError("Pythia produced no events; check the settings")
@@ -121,11 +137,12 @@ def iterate_pythia(pythia, n_events: int, report: ReadReport, *, batch: int = 10
             p = np.stack([ak.to_numpy(ak.flatten(prt.p[c])) for c in ("px", "py", "pz")], axis=1)
             mother = np.where(flat["mother1"] > 0, start[ev] + flat["mother1"], -1)  # 0: no mother
             sel = find_slots(flat["id"], mother, ev, n, TTBAR)
-            report.add(n, int(sel.accepted.sum()), sel.skipped)
+            w = ak.to_numpy(batch_events.info.weights[:, 0])[sel.accepted] if weighted else None
+            report.add(n, int(sel.accepted.sum()), sel.skipped, w)
             idx = sel.index[sel.accepted]
             done += n
             bar.update(n)
-            yield Events(p[idx], flat["id"][idx], None, TTBAR, dict(meta or {}))
+            yield Events(p[idx], flat["id"][idx], w, TTBAR, dict(meta or {}))
 
 
 def simulate(
@@ -136,6 +153,8 @@ def simulate(
     seed: int = 1,
     progress: bool = False,
     pythia_lhef: bool | None = None,
+    bias: float | None = None,
+    isr: bool = False,
 ) -> ReadReport:
     """Generate ``n_events`` tt̄ → 6 quark events with Pythia 8 into ``path``.
 
@@ -144,18 +163,19 @@ def simulate(
     ``pythia_lhef=False`` writes lhcgan's LHE instead (faster, gg initial state).
     Returns the read report (the rare CKM-suppressed t → W s/d and W → q b decays
     are counted as skipped; in Pythia's LHEF they stay in the file).
+    ``bias`` and ``isr``: see `pythia_settings`; the file's metadata records them.
     """
     if n_events <= 0:
         raise ConfigError(f"--events must be positive, got {n_events}")
     path = Path(path)
     fmt = output_format(path)
-    pythia = make_pythia(pythia_settings(ecm, seed))
-    meta = {"source": f"lhcgan simulate (Pythia 8, seed {seed})", "seed": seed, "ecm": ecm}
+    pythia = make_pythia(pythia_settings(ecm, seed, bias=bias, isr=isr))
+    meta = {"source": f"lhcgan simulate (Pythia 8, seed {seed})", "seed": seed, "ecm": ecm, "bias": bias, "isr": isr}
     if pythia_lhef is None:
         pythia_lhef = fmt == "lhe"
     if not pythia_lhef:
         report = ReadReport(os.fspath(path))
-        chunks = iterate_pythia(pythia, n_events, report, progress=progress, meta=meta)
+        chunks = iterate_pythia(pythia, n_events, report, progress=progress, meta=meta, weighted=bias is not None)
 
         def with_xsec() -> Iterator[Events]:  # σ is known once events exist
             for chunk in chunks:

@@ -248,9 +248,10 @@ class Trainer:
         self.real_cdf = self.real_sign = None
         if self.weights is not None:
             w = torch.as_tensor(self.weights, dtype=torch.float64)
-            self.real_cdf = torch.cumsum(w.abs(), 0) / w.abs().sum()
-            # signs over their mean, Σw/Σ|w|: a batch drawn ∝ |w| then estimates Σ w·f / Σ w
-            self.real_sign = (torch.sign(w) / (w.sum() / w.abs().sum())).float().to(self.device)
+            q = w.abs() ** cfg.weight_power  # drawn ∝ |w|^p
+            self.real_cdf = torch.cumsum(q, 0) / q.sum()
+            # each drawn event's loss weight w/|w|^p, normalised so that a batch estimates Σ w·f / Σ w
+            self.real_sign = (w / q * (q.sum() / w.sum())).float().to(self.device)
         # the same data stream on every rank (each takes its shard), its own noise stream per rank
         self.noise_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 2 + 7919 * dist.rank)
         widths = cfg.mmd_widths or {}

@@ -52,3 +52,30 @@ def test_lhcgan_lhe_output(tmp_path):
     ev = lhcgan.read(tmp_path / "g.lhe")
     assert len(ev) == report.accepted and ev.report.skipped == {}
     assert "<lhcgan>" in (tmp_path / "g.lhe").read_text()[:300]
+
+
+def test_biased_sample_is_weighted_back_to_the_unbiased_spectrum(tmp_path):
+    plain, biased = tmp_path / "plain.root", tmp_path / "biased.root"
+    simulate(4000, plain, seed=21)
+    report = simulate(4000, biased, seed=22, bias=2.0)
+    assert report.weighted and report.effective_size < 0.5 * report.accepted
+    ep, eb = lhcgan.read(plain), lhcgan.read(biased)
+    assert eb.weights.min() > 0 and eb.weights.max() / eb.weights.min() > 10
+    m_p = lhcgan.physics.invariant_mass(ep.momenta, ep.masses)
+    m_b = lhcgan.physics.invariant_mass(eb.momenta, eb.masses)
+    assert np.mean(m_b > 700) > 2 * np.mean(m_p > 700)  # the bias fills the tail
+    weighted_tail = np.sum(eb.weights * (m_b > 700)) / eb.weights.sum()
+    assert weighted_tail == pytest.approx(np.mean(m_p > 700), rel=0.25)  # and the weights take it back
+    meta = json.loads(str(uproot.open(biased)["lhcgan_metadata"]))
+    assert meta["bias"] == 2.0 and meta["isr"] is False
+    with pytest.raises(ConfigError, match="--bias"):
+        simulate(10, tmp_path / "x.root", bias=-1.0)
+
+
+def test_isr_sample_recoils(tmp_path):
+    simulate(500, tmp_path / "isr.root", seed=23, isr=True)
+    ev = lhcgan.read(tmp_path / "isr.root")
+    s = lhcgan.physics.momentum_sum(ev.momenta)
+    assert np.median(np.hypot(s[:, 0], s[:, 1])) > 10  # GeV: the tt̄ system recoils against the radiation
+    # the recoil copies of the tops were followed to the copies that decay: the peaks sit where they belong
+    assert np.median(ev.resonance_masses(), axis=0) == pytest.approx([80.4, 80.4, 173.0, 173.0], abs=0.5)

@@ -145,9 +145,11 @@ def test_hopeless_weights_are_refused(ttbar, tmp_path):
     assert same.weights is None and same.real_sign is None
 
 
-def test_weighted_batches_follow_the_weights(ttbar, tmp_path):
+@pytest.mark.parametrize("power", [1.0, 0.5, 0.0])
+def test_weighted_batches_follow_the_weights(ttbar, tmp_path, power):
     w = np.where(np.arange(len(ttbar)) % 10 == 0, -1.0, 3.0) * np.linspace(0.2, 1, len(ttbar))
-    tr = Trainer(type(ttbar)(ttbar.momenta, ttbar.pdg, w), tiny(holdout=0.0, symmetries=[]), tmp_path)
+    tr = Trainer(type(ttbar)(ttbar.momenta, ttbar.pdg, w), tiny(holdout=0.0, symmetries=[], weight_power=power),
+                 tmp_path)
     counts = np.zeros(len(ttbar))
     signs = []
     for _ in range(300):
@@ -159,12 +161,15 @@ def test_weighted_batches_follow_the_weights(ttbar, tmp_path):
         np.add.at(counts, idx, 1)
         signs.append(sign_all.numpy())
         torch.testing.assert_close(m, tr.real_mmd[idx])
-    # drawn ∝ |w|: the heaviest tenth of the events is drawn about as often as its share of Σ|w|
+    # drawn ∝ |w|^p: the heaviest tenth of the events is drawn about as often as its share of Σ|w|^p
+    q = np.abs(w) ** power
     heavy = np.argsort(np.abs(w))[-len(w) // 10 :]
-    assert counts[heavy].sum() / counts.sum() == pytest.approx(np.abs(w)[heavy].sum() / np.abs(w).sum(), rel=0.05)
-    # the signs average to 1 (Σw / Σ|w| normalised away) and negative events carry negative signs
-    assert np.mean(signs) == pytest.approx(1, rel=0.05)
-    assert (np.concatenate(signs) < 0).mean() == pytest.approx(np.abs(w[w < 0]).sum() / np.abs(w).sum(), rel=0.1)
+    assert counts[heavy].sum() / counts.sum() == pytest.approx(q[heavy].sum() / q.sum(), rel=0.05)
+    # the loss weights w/|w|^p average to 1 over the draws, negative events carry negative ones, and the
+    # batches estimate weighted means: Σ (loss weight · m) / Σ (loss weight) → Σ w m / Σ w
+    lw = np.concatenate(signs)
+    assert np.mean(lw) == pytest.approx(1, rel=0.05)
+    assert (lw < 0).mean() == pytest.approx(q[w < 0].sum() / q.sum(), rel=0.1)
 
 
 def test_holdout_is_kept_out_of_training(ttbar, tmp_path):

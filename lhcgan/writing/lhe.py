@@ -5,6 +5,12 @@ rebuilt from the final state; t and t̄ (status 2, mothers 1 2); each W (status 
 mother its top); and the six quarks (status 1). Resonance masses are the
 invariant masses of their daughters, every mass column equals √(E² − p²), the
 colour flow is that of gg → tt̄, and SCALUP is the mean top transverse mass.
+
+An event whose tt̄ system recoils (ISR, real emission) cannot be balanced by incoming
+partons along the beams alone. It gets one more outgoing gluon (status 1, mothers 1 2)
+that carries the recoil: transverse momentum −pT(tt̄), massless, at the rapidity of the
+tt̄ system, and the colour flow of gg → tt̄g. The six quarks are untouched; the incoming
+momentum fractions are rebuilt from the event including the gluon.
 """
 
 from __future__ import annotations
@@ -32,13 +38,15 @@ AQCDUP = 0.118
 GLUON = 21
 _NUM = "%.12e"  # 13 digits: √(E² − p²) of a massless quark stays below 1e-5 GeV
 _LINE = " %d %d %d %d %d %d " + " ".join([_NUM] * 5) + " 0 9\n"
+RECOILS = 1e-6  # |Σ p⃗T| / Σ |p⃗T| above which an event's tt̄ system recoils and gets a recoil gluon
 
 
 class _Layout:
     """The LHE line layout of a process: which lines are resonances and slots, with mothers and colours."""
 
-    def __init__(self, process: Process) -> None:
+    def __init__(self, process: Process, recoil: bool = False) -> None:
         tops = [r for r in process.resonances if r.parent is None]
+        self.recoil = recoil
         if len(tops) != 2 or sorted(np.sign([t.pdg for t in tops])) != [-1, 1]:
             raise ConfigError(f"the LHE writer needs a quark–antiquark pair of primary resonances, {process.name} has none")
         # line order: 2 incoming, primary resonances, then for each resonance its direct children
@@ -55,9 +63,11 @@ class _Layout:
                     self.lines.append(("slot", i))
         self.process = process
         pos = {("res", r.name): k + 1 for k, (kind, r) in enumerate(self.lines) if kind == "res"}
-        # colours: g1 (101, 102), g2 (103, 101); the quark resonance carries 103, the antiquark one 102
-        colour_of_res = {t.name: ((103, 0) if t.pdg > 0 else (0, 102)) for t in tops}
-        next_colour = 104
+        # colours: g1 (101, 102), g2 (103, 101); the quark resonance carries 103, the antiquark one 102;
+        # with a recoil gluon (103, 104) the quark resonance carries 104 instead
+        quark_colour = 104 if recoil else 103
+        colour_of_res = {t.name: ((quark_colour, 0) if t.pdg > 0 else (0, 102)) for t in tops}
+        next_colour = 105
         self.status, self.mothers, self.colours = [], [], []
         for kind, item in self.lines:
             if kind == "in":
@@ -80,6 +90,11 @@ class _Layout:
                 else:
                     self.colours.append((0, next_colour))
                     next_colour += 1
+        if recoil:
+            self.lines.append(("recoil", None))
+            self.status.append(1)
+            self.mothers.append((1, 2))
+            self.colours.append((103, 104))
         self.template = "<event>\n %d 1 %.10e %.10e %.10e %.10e\n" + _LINE * len(self.lines) + "</event>\n"
 
 
@@ -99,6 +114,11 @@ def _event_table(events: Events, layout: _Layout, ecm: float) -> tuple[np.ndarra
     proc = layout.process
     p4 = events.to_four_momenta()  # (N, 6, 4) E, px, py, pz
     total = p4.sum(axis=1)
+    if layout.recoil:  # a massless gluon with −pT(tt̄) at the rapidity of the tt̄ system
+        kt = np.hypot(total[:, 1], total[:, 2])
+        y = 0.5 * np.log((total[:, 0] + total[:, 3]) / (total[:, 0] - total[:, 3]))
+        gluon = np.stack([kt * np.cosh(y), -total[:, 1], -total[:, 2], kt * np.sinh(y)], axis=1)
+        total = total + gluon
     e1 = 0.5 * (total[:, 0] + total[:, 3])
     e2 = 0.5 * (total[:, 0] - total[:, 3])
     ok = (e1 > 0) & (e2 > 0) & (e1 <= ecm / 2) & (e2 <= ecm / 2)
@@ -117,11 +137,14 @@ def _event_table(events: Events, layout: _Layout, ecm: float) -> tuple[np.ndarra
             q = res_p4[item.name]
             m2 = q[:, 0] ** 2 - (q[:, 1:] ** 2).sum(axis=1)
             kin.append(with_mass(q, np.sqrt(np.clip(m2, 0, None))))
+        elif kind == "recoil":
+            kin.append(with_mass(gluon, zeros))
         else:
             kin.append(with_mass(p4[:, item], np.full(n, proc.slots[item].mass)))
     ids = []
     for kind, item in layout.lines:
-        ids.append(np.full(n, GLUON) if kind == "in" else np.full(n, item.pdg) if kind == "res" else events.pdg[:, item])
+        ids.append(np.full(n, GLUON) if kind in ("in", "recoil") else np.full(n, item.pdg) if kind == "res"
+                   else events.pdg[:, item])
     top_pt = [physics.pt(res_p4[r.name][:, 1:]) for r in proc.resonances if r.parent is None]
     mt = [np.sqrt(pt**2 + r.mass**2) for pt, r in zip(top_pt, [r for r in proc.resonances if r.parent is None])]
     scale = 0.5 * (mt[0] + mt[1])
@@ -168,10 +191,10 @@ def write_lhe(
     chunks = as_chunks(events)
     n_written = n_dropped = 0
     with atomic_output(path) as tmp, _open_text(tmp, gz) as out:
-        layout = None
+        layout = recoil_layout = None
         for chunk in chunks:
             if layout is None:
-                layout = _Layout(chunk.process)
+                layout, recoil_layout = _Layout(chunk.process), _Layout(chunk.process, recoil=True)
                 ecm = float(ecm or chunk.meta.get("ecm") or 13000.0)
                 xsec = float(cross_section_pb or chunk.meta.get("cross_section_pb") or 1.0)
                 unweighted = chunk.weights is None or np.all(chunk.weights == 1.0)
@@ -182,10 +205,16 @@ def write_lhe(
                 out.write(json.dumps(info, default=str) + "\n</lhcgan>\n</header>\n")
                 out.write(_init_block(ecm, xsec, 3 if unweighted else -4))
             assert ecm is not None
-            table, ok = _event_table(chunk, layout, ecm)
+            recoils = physics.pt_balance(chunk.momenta) > RECOILS
+            texts = np.empty(len(chunk), dtype=object)
+            ok = np.zeros(len(chunk), dtype=bool)
+            for lay, mask in ((layout, ~recoils), (recoil_layout, recoils)):
+                if mask.any():
+                    table, ok_part = _event_table(chunk[mask], lay, ecm)
+                    texts[np.nonzero(mask)[0][ok_part]] = [lay.template % tuple(row) for row in table[ok_part].tolist()]
+                    ok[mask] = ok_part
             n_dropped += int((~ok).sum())
-            template = layout.template
-            out.write("".join([template % tuple(row) for row in table[ok].tolist()]))
+            out.write("".join(texts[ok].tolist()))
             n_written += int(ok.sum())
         if layout is None:
             raise ConfigError("no events to write", path=path)

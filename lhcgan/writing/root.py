@@ -101,7 +101,7 @@ def write_root(
                 "process": None if process is None else process.to_dict(),
                 "flavour_fractions": to_fraction_table(counts_to_fractions(flavours)) if n_total else None,
             }
-            info |= {k: v for k, v in last_meta.items() if k in ("source", "ecm", "cross_section_pb", "generator", "seed")}
+            info |= {k: v for k, v in last_meta.items() if k in ("source", "ecm", "cross_section_pb", "generator", "seed", "bias", "isr")}
             info |= metadata or {}
             f[METADATA] = json.dumps(info, default=str)
     return n_total

@@ -17,6 +17,24 @@ def written(ttbar, tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="module", params=["balanced", "isr"])
+def showerable(request, ttbar, tmp_path_factory):
+    """LHE written from the balanced Pythia sample, and from one with ISR, whose tt̄ system recoils."""
+    d = tmp_path_factory.mktemp("lhe_" + request.param)
+    if request.param == "balanced":
+        events = ttbar
+    else:
+        from lhcgan.simulate import simulate
+
+        simulate(400, d / "isr.root", seed=9, isr=True)
+        events = lhcgan.read(d / "isr.root")
+        assert np.median(lhcgan.physics.pt_balance(events.momenta)) > 1e-2
+    path = d / "out.lhe"
+    assert write_lhe(events, path) == len(events)
+    np.testing.assert_allclose(lhcgan.read(path).momenta, events.momenta, rtol=1e-9, atol=1e-8)
+    return path
+
+
 def test_round_trip(ttbar, written, tmp_path):
     again = lhcgan.read(written)
     np.testing.assert_array_equal(again.pdg, ttbar.pdg)
@@ -62,8 +80,8 @@ def colour_lines_are_consistent(particles) -> bool:
     return True
 
 
-def test_structure_showers_need(written):
-    f = pylhe.LHEFile.fromfile(written, with_attributes=False)
+def test_structure_showers_need(showerable):
+    f = pylhe.LHEFile.fromfile(showerable, with_attributes=False)
     assert f.init.initInfo.beamA == 2212 and f.init.initInfo.energyA == 6500
     for k, ev in enumerate(f.events):
         parts = ev.particles
@@ -79,7 +97,8 @@ def test_structure_showers_need(written):
             assert m == pytest.approx(p.m, abs=3e-6 * p.e)
             if p.mother1 > 0:  # each daughter's mother is its resonance (1-based)
                 mother = parts[int(p.mother1) - 1]
-                assert mother.status == 2 or (p.id in (6, -6) and mother.status == -1)
+                # resonances decay; the tops and a recoil gluon come from the incoming gluons
+                assert mother.status == 2 or (p.id in (6, -6, 21) and mother.status == -1)
         # t → W b and W → q q̄′: daughters sum to the mother
         for i, p in enumerate(parts):
             if p.status == 2:
@@ -88,15 +107,19 @@ def test_structure_showers_need(written):
                 total = sum(q.e for q in kids)
                 assert total == pytest.approx(p.e, rel=1e-8)
         assert colour_lines_are_consistent(parts)
+        # four-momentum is conserved: the incoming gluons carry every outgoing particle (a recoil gluon included)
+        p_in = sum(np.array([p.e, p.px, p.py, p.pz]) for p in parts if p.status == -1)
+        p_out = sum(np.array([p.e, p.px, p.py, p.pz]) for p in parts if p.status == 1)
+        np.testing.assert_allclose(p_in, p_out, atol=1e-6 * p_in[0])
         if k == 300:
             break
 
 
-def test_pythia_showers_the_file(written, capfd):
+def test_pythia_showers_the_file(showerable, capfd):
     import pythia8mc
 
     pythia = pythia8mc.Pythia("", False)
-    for s in ("Beams:frameType = 4", f"Beams:LHEF = {written}", "Next:numberCount = 0", "Next:numberShowEvent = 0"):
+    for s in ("Beams:frameType = 4", f"Beams:LHEF = {showerable}", "Next:numberCount = 0", "Next:numberShowEvent = 0"):
         assert pythia.readString(s)
     assert pythia.init()
     n_ok = n_fail = n_hadrons = 0

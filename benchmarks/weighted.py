@@ -1,0 +1,116 @@
+"""Weighted, negative-weight and recoiling samples: what `lhcgan fit` makes of them, against independent,
+unweighted Pythia 8 truth, beside the training sample itself (weighted, and with its weights ignored,
+which is what training on it used to do).
+
+    python benchmarks/weighted.py [--events 100000] [--truth 400000] [--out runs/weighted]
+
+Samples (all Pythia 8, 13 TeV, seeds fixed):
+* biased: `lhcgan simulate --bias 2` (generated ∝ (p̂T/100 GeV)², weighted back);
+* negative: an unweighted sample plus, in m(tt̄) > 700 GeV, the events of a second independent sample
+  with weight +1 and those of a third with weight −1: the signed sum is the truth distribution, the
+  unsigned sum has the region twice over;
+* isr: `lhcgan simulate --isr` (the tt̄ system recoils), against ISR truth.
+
+Prints one table: in-peak ratios (smallest), AUC, largest W1/σ of the quarks' pT, η, φ, the m(tt̄)
+fractions above 1 and 1.5 TeV over truth with their pulls, W1/σ of pT(tt̄), and the fit time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+import lhcgan
+from lhcgan import physics
+from lhcgan.cli import main as cli
+from lhcgan.generate import generate
+from lhcgan.simulate import simulate
+from lhcgan.validate.metrics import summarise
+
+
+def tail(events: lhcgan.Events, cut: float) -> tuple[float, float]:
+    """Fraction of Σw with m(tt̄) > cut and its statistical error."""
+    m = physics.invariant_mass(events.momenta, events.masses)
+    w = np.ones(len(m)) if events.weights is None else events.weights
+    f = np.sum(w * (m > cut)) / w.sum()
+    return float(f), float(np.sqrt(np.sum(w**2 * ((m > cut) - f) ** 2)) / w.sum())
+
+
+def row(name: str, sample: lhcgan.Events, truth: lhcgan.Events, fit_s: float | None) -> str:
+    s = summarise(sample, truth, auc_events=200_000)
+    quark = [v for k, v in s["w1_over_sigma"].items() if k.split("_")[0] in ("pt", "eta", "phi") and k != "pt_ttbar"]
+    cells = [name, f"{min(s['in_peak_ratio'].values()):.3f}", f"{s['auc']:.3f}", f"{max(quark):.3f}"]
+    for cut in (1000.0, 1500.0):
+        (fs, es), (ft, et) = tail(sample, cut), tail(truth, cut)
+        cells.append(f"{fs / ft:.2f} ({(fs - ft) / np.hypot(es, et):+.1f}σ)")
+    cells.append(f"{s['w1_over_sigma']['pt_ttbar']:.3f}" if "pt_ttbar" in s["w1_over_sigma"] else "–")
+    cells.append(f"{fit_s / 60:.1f} min" if fit_s else "")
+    return "| " + " | ".join(cells) + " |"
+
+
+def negative_sample(n: int, out: Path) -> lhcgan.Events:
+    parts = []
+    for k in range(3):
+        simulate(n, out / f"neg{k}.root", seed=5201 + k)
+        parts.append(lhcgan.read(out / f"neg{k}.root"))
+    region = [physics.invariant_mass(p.momenta, p.masses) > 700 for p in parts]
+    plus, minus = parts[1][region[1]], parts[2][region[2]]
+    w = np.concatenate([np.ones(len(parts[0]) + len(plus)), -np.ones(len(minus))])
+    return lhcgan.Events(np.concatenate([parts[0].momenta, plus.momenta, minus.momenta]),
+                         np.concatenate([parts[0].pdg, plus.pdg, minus.pdg]), w, meta={"ecm": 13000.0})
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, default=100_000, help="training sample size")
+    ap.add_argument("--truth", type=int, default=400_000, help="truth sample size")
+    ap.add_argument("--generate", type=int, default=1_000_000, help="generated events per model")
+    ap.add_argument("--out", default="runs/weighted")
+    ap.add_argument("--samples", nargs="+", default=["biased", "negative", "isr"])
+    ap.add_argument("--set", nargs="*", default=[], help="extra KEY=VALUE settings for every fit")
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    warnings.simplefilter("ignore")
+    truths = {}
+    for name, isr, seed in (("plain", False, 5001), ("isr", True, 5002)):
+        path = out / f"truth_{name}.root"
+        if not path.is_file():
+            simulate(args.truth, path, seed=seed, isr=isr)
+        truths[name] = lhcgan.read(path)
+    header = ("| sample | in-peak (min ratio) | AUC | max W1/σ | m(tt̄) > 1 TeV | > 1.5 TeV | W1/σ pT(tt̄) | fit |\n"
+              "|---|---|---|---|---|---|---|---|")
+    lines = []
+    for name in args.samples:
+        path = out / f"{name}.root"
+        if not path.is_file():
+            if name == "biased":
+                simulate(args.events, path, seed=5101, bias=2.0)
+            elif name == "isr":
+                simulate(args.events, path, seed=5301, isr=True)
+            else:
+                lhcgan.write(negative_sample(args.events // 2, out), path)
+        sample = lhcgan.read(path)
+        truth = truths["isr" if name == "isr" else "plain"]
+        print(sample.report.summary(), flush=True)
+        t0 = time.perf_counter()
+        sets = [x for kv in args.set for x in ("--set", kv)]
+        cli(["fit", str(path), "--out", str(out / f"fit_{name}"), "-q", "--no-validate", "-n", "1000", *sets])
+        fit_s = time.perf_counter() - t0
+        gen_path = out / f"gen_{name}.root"
+        generate(args.generate, gen_path, model=out / f"fit_{name}" / "model.pt", seed=7)
+        gen = lhcgan.read(gen_path)
+        lines.append(row(f"{name}: training sample, weighted", sample, truth, None))
+        if sample.weights is not None:
+            lines.append(row(f"{name}: training sample, weights ignored", lhcgan.Events(sample.momenta, sample.pdg),
+                             truth, None))
+        lines.append(row(f"{name}: `lhcgan fit`, 1M generated", gen, truth, fit_s))
+        print("\n".join([header, *lines]), flush=True)
+
+
+if __name__ == "__main__":
+    main()
