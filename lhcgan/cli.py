@@ -103,14 +103,17 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if not args.no_validate:
         from lhcgan.validate import validate
 
+        from lhcgan.validate.worth import effective_size
+
         spread = model.member_samples(min(n, 200_000), seed=config.seed) if size > 1 else None
+        n_sample = round(effective_size(events.weights, len(events)))  # a weighted sample's worth is its effective size
         if len(trainer.heldout):
             print(f"validation against the {len(trainer.heldout)} held-out events the model never saw:")
             validate(outputs[0], trainer.heldout, run_dir / "validation", run_dir=run_dir,
-                     training_size=len(events), binning=trainer.events, members=spread)
+                     training_size=n_sample, binning=trainer.events, members=spread)
         else:
             print("validation against the training sample (holdout: 0), which flatters the model:")
-            validate(outputs[0], events, run_dir / "validation", run_dir=run_dir, training_size=len(events),
+            validate(outputs[0], events, run_dir / "validation", run_dir=run_dir, training_size=n_sample,
                      members=spread)
     print(f"run folder {run_dir}/:")
     for p in sorted(run_dir.iterdir()):
