@@ -160,7 +160,6 @@ class Trainer:
                  split_seed: int | None = None):
         from lhcgan.symmetry import symmetric_beams
 
-        check_weights(events)
         if "reflect_z" in config.symmetries and not symmetric_beams(events.meta):
             warnings.warn(f"the beams {events.meta.get('beams')} at {events.meta.get('beam_energies')} GeV are not "
                           "symmetric: z → −z is no symmetry of this sample and is not used", stacklevel=2)
@@ -188,7 +187,7 @@ class Trainer:
         self.cpu_bf16 = False if cfg.cpu_bf16 is None and dist.world > 1 and self.device.type == "cpu" else cfg.cpu_bf16
         self.process = events.process
 
-        #: signed training weights (None: unweighted); batches are drawn ∝ |w|, and the sign enters the losses
+        #: signed training weights (None: unweighted); batches are drawn ∝ |w|^p, w/|w|^p enters the losses
         self.weights = check_weights(events)
         sym, sym_w = symmetrised(events.momenta, self.weights, cfg.symmetries, cfg.seed)
         self.pre = make_parametrisation(cfg.parametrisation, sym, events.process, sym_w)

@@ -165,8 +165,7 @@ def test_weighted_batches_follow_the_weights(ttbar, tmp_path, power):
     q = np.abs(w) ** power
     heavy = np.argsort(np.abs(w))[-len(w) // 10 :]
     assert counts[heavy].sum() / counts.sum() == pytest.approx(q[heavy].sum() / q.sum(), rel=0.05)
-    # the loss weights w/|w|^p average to 1 over the draws, negative events carry negative ones, and the
-    # batches estimate weighted means: Σ (loss weight · m) / Σ (loss weight) → Σ w m / Σ w
+    # the loss weights w/|w|^p average to 1 over the draws, and negative events carry negative ones
     lw = np.concatenate(signs)
     assert np.mean(lw) == pytest.approx(1, rel=0.05)
     assert (lw < 0).mean() == pytest.approx(q[w < 0].sum() / q.sum(), rel=0.1)
