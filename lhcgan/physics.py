@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 
 Array = TypeVar("Array", bound=Any)  # np.ndarray or torch.Tensor
 
+#: |Σ p⃗T| / Σ |p⃗T| below which an event (or a sample's median) balances: parton-level tt̄ without radiation.
+#: Float32 storage leaves ~1e-8; recoil against radiation gives ~1e-1.
+BALANCED = 1e-6
+
 #: Floor under squares before a square root: keeps gradients finite at threshold (√1e-30 = 1e-15 GeV).
 TINY = 1e-30
 

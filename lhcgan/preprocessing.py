@@ -23,6 +23,7 @@ import numpy as np
 from lhcgan import physics
 from lhcgan.physics import Array, lib
 from lhcgan.process import Process
+from lhcgan.stats import weighted_mean_std
 
 
 class Standardizer:
@@ -45,10 +46,7 @@ class Standardizer:
     @classmethod
     def fit(cls, momenta: np.ndarray, weights: np.ndarray | None = None) -> "Standardizer":
         """Fit on training momenta (N, n, 3) GeV, with their (N,) weights where weighted."""
-        flat = np.asarray(momenta, dtype=np.float64).reshape(len(momenta), -1)
-        w = np.ones(len(flat)) if weights is None else np.asarray(weights, dtype=np.float64)
-        mean = w @ flat / w.sum()
-        scale = np.sqrt(np.clip(w @ (flat - mean) ** 2 / w.sum(), 0, None))
+        mean, scale = weighted_mean_std(np.asarray(momenta).reshape(len(momenta), -1), weights)
         return cls(mean, np.where(scale > 0, scale, 1.0))
 
     def _constants(self, like: Array) -> tuple[Any, Any]:

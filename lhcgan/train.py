@@ -24,6 +24,7 @@ from lhcgan.losses import discriminator_loss, generator_loss, resonance_mmd, rot
 from lhcgan.model import Bridge, Discriminator, Generator, autocast, make_parametrisation
 from lhcgan.modelfile import TrainedModel
 from lhcgan.preprocessing import Standardizer
+from lhcgan.stats import weighted_mean_std
 from lhcgan.validate.worth import effective_size
 from lhcgan.writing.atomic import atomic_output
 
@@ -33,7 +34,6 @@ LOSSES = "losses.jsonl"
 MAX_RECOVERIES = 10
 SELECT_EVENTS = 50_000  # generated events model selection scores
 MAX_HOLDOUT = 100_000  # held-out events at most
-BALANCED = 1e-6  # median |Σ pT| / Σ |pT| below which a sample counts as balanced
 
 
 def split_holdout(events: Events, fraction: float, seed: int) -> tuple[Events, Events]:
@@ -193,17 +193,16 @@ class Trainer:
         self.pre = make_parametrisation(cfg.parametrisation, sym, events.process, sym_w)
         self.feat = Standardizer.fit(sym, sym_w)
         masses = events.resonance_masses()
-        w = np.ones(len(events)) if self.weights is None else self.weights
-        m_mean = w @ masses / w.sum()
-        m_std = np.sqrt(np.clip(w @ (masses - m_mean) ** 2 / w.sum(), 1e-12, None))
+        m_mean, m_std = weighted_mean_std(masses, self.weights)
+        m_std = np.maximum(m_std, 1e-6)
         balance = float(np.median(physics.pt_balance(events.momenta)))
         conserve = cfg.conserve_pt
         if conserve is None:
-            conserve = balance < BALANCED
+            conserve = balance < physics.BALANCED
             if not conserve and dist.main:
                 warnings.warn(f"training sample does not balance in pT (median {balance:.1e}): "
                               "pT conservation is off", stacklevel=2)
-        elif conserve and balance >= BALANCED and dist.main:
+        elif conserve and balance >= physics.BALANCED and dist.main:
             warnings.warn(f"pT conservation is on, but the training sample does not balance (median {balance:.1e})",
                           stacklevel=2)
         self.conserve_pt = bool(conserve)
@@ -244,13 +243,13 @@ class Trainer:
                 flipped = reflect_z(self.real_p, torch.ones(len(self.real_p), dtype=torch.bool, device=self.device))
                 self.real_coords = torch.stack([self.pre.forward(self.real_p), self.pre.forward(flipped)]).float()
         self.data_gen = torch.Generator().manual_seed(cfg.seed + 1)
-        self.real_cdf = self.real_sign = None
+        self.real_cdf = self.real_loss_weight = None
         if self.weights is not None:
             w = torch.as_tensor(self.weights, dtype=torch.float64)
             q = w.abs() ** cfg.weight_power  # drawn ∝ |w|^p
             self.real_cdf = torch.cumsum(q, 0) / q.sum()
             # each drawn event's loss weight w/|w|^p, normalised so that a batch estimates Σ w·f / Σ w
-            self.real_sign = (w / q * (q.sum() / w.sum())).float().to(self.device)
+            self.real_loss_weight = (w / q * (q.sum() / w.sum())).float().to(self.device)
         # the same data stream on every rank (each takes its shard), its own noise stream per rank
         self.noise_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 2 + 7919 * dist.rank)
         widths = cfg.mmd_widths or {}
@@ -303,7 +302,7 @@ class Trainer:
         idx = idx.to(self.device)
         lb, r = self.local_batch, self.dist.rank
         mine = idx[r * lb : (r + 1) * lb]
-        signs = (None, None) if self.real_sign is None else (self.real_sign[mine], self.real_sign[idx])
+        signs = (None, None) if self.real_loss_weight is None else (self.real_loss_weight[mine], self.real_loss_weight[idx])
         if self.real_f is not None:
             return self.real_f[mine], self.real_mmd[idx], *signs
         # every rank draws the whole batch's numbers, so the data stream stays the same on all ranks

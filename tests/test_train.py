@@ -142,7 +142,7 @@ def test_hopeless_weights_are_refused(ttbar, tmp_path):
     # equal weights (an LHE file's XWGTUP = σ) are an unweighted sample
     same = Trainer(type(ttbar)(ttbar.momenta, ttbar.pdg, np.full(len(ttbar), 503.2)), tiny(iterations=1),
                    tmp_path / "same")
-    assert same.weights is None and same.real_sign is None
+    assert same.weights is None and same.real_loss_weight is None
 
 
 @pytest.mark.parametrize("power", [1.0, 0.5, 0.0])

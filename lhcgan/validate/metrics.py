@@ -11,9 +11,8 @@ import numpy as np
 
 from lhcgan import physics
 from lhcgan.events import Events
-from lhcgan.validate.worth import WorthReference, worth, worth_names
-
-RECOILS = 1e-6  # median |Σ p⃗T| / Σ |p⃗T| above which a sample's tt̄ system recoils (float32 storage: ~1e-7)
+from lhcgan.stats import weighted_mean_std
+from lhcgan.validate.worth import WorthReference, recoils, worth, worth_names
 
 #: Observables of one sample: name → (N,) array.
 Observables = dict[str, np.ndarray]
@@ -53,14 +52,6 @@ def wasserstein1(a: np.ndarray, b: np.ndarray, wa: np.ndarray | None = None, wb:
     dx = np.diff(x)
     fa, fb = _weighted_cdf(a, wa, x[:-1]), _weighted_cdf(b, wb, x[:-1])
     return float(np.sum(np.abs(fa - fb) * dx))
-
-
-def weighted_std(x: np.ndarray, w: np.ndarray | None = None) -> float:
-    """Standard deviation of a (weighted) sample."""
-    if w is None:
-        return float(np.std(x))
-    mean = np.sum(w * x) / np.sum(w)
-    return float(np.sqrt(max(np.sum(w * (x - mean) ** 2) / np.sum(w), 0.0)))
 
 
 def chi2_ndf(a: np.ndarray, b: np.ndarray, bins: int = 40, wa: np.ndarray | None = None,
@@ -227,11 +218,11 @@ def summarise(generated: Events, truth: Events, *, training_size: int | None = N
     """
     og, ot = observables(generated), observables(truth)
     wg, wt = generated.weights, truth.weights
-    if pt_balance_median(truth) < RECOILS:  # a balanced truth: pT(tt̄) is float rounding, nothing to compare
+    if not recoils(ot):  # a balanced truth: pT(tt̄) is float rounding, nothing to compare
         og.pop("pt_ttbar"), ot.pop("pt_ttbar")
     w1, chi2 = {}, {}
     for name in og:
-        sigma = weighted_std(ot[name], wt)
+        sigma = float(weighted_mean_std(ot[name], wt)[1])
         w1[name] = wasserstein1(og[name], ot[name], wg, wt) / sigma if sigma > 0 else 0.0
         chi2[name] = chi2_ndf(og[name], ot[name], wa=wg, wb=wt)
     fg, ft = in_peak_fractions(generated), in_peak_fractions(truth)

@@ -18,6 +18,7 @@ import numpy as np  # noqa: E402
 from lhcgan import physics  # noqa: E402
 from lhcgan.events import Events  # noqa: E402
 from lhcgan.validate.metrics import Observables  # noqa: E402
+from lhcgan.validate.worth import recoils  # noqa: E402
 
 GEN, TRUTH = "#d62728", "black"
 
@@ -101,7 +102,7 @@ def _ratio_figure(hg: hist.Hist, ht: hist.Hist, xlabel: str, *, logy: bool = Fal
     return fig
 
 
-def _weighted_hists(a: np.ndarray, b: np.ndarray, lo: float, hi: float, bins: int = 60, log: bool = False, *,
+def _hists(a: np.ndarray, b: np.ndarray, lo: float, hi: float, bins: int = 60, log: bool = False, *,
            wa: np.ndarray | None = None, wb: np.ndarray | None = None) -> tuple[hist.Hist, hist.Hist]:
     """Histograms of a and b (with weights wa, wb where given; Σw² kept for the errors)."""
     axis = hist.axis.Regular(bins, lo, hi, transform=hist.axis.transform.log if log else None)
@@ -128,8 +129,8 @@ def make_figures(generated: Events, truth: Events, og: Observables, ot: Observab
     proc = truth.process
     wg, wt = generated.weights, truth.weights
 
-    def _hists(a, b, *args, **kw):  # noqa: ANN001, ANN202 - every figure weighted as its sample is
-        return _weighted_hists(a, b, *args, wa=wg, wb=wt, **kw)
+    def hists(a: np.ndarray, b: np.ndarray, *args, **kw) -> tuple[hist.Hist, hist.Hist]:
+        return _hists(a, b, *args, wa=wg, wb=wt, **kw)  # every figure weighted as its sample is
 
     def ratio(key: str, hists: tuple[hist.Hist, hist.Hist], xlabel: str, **kw) -> plt.Figure:
         band = bands.band(key, hists[0]) if bands is not None else None
@@ -138,35 +139,35 @@ def make_figures(generated: Events, truth: Events, og: Observables, ot: Observab
     for slot in proc.slots:
         key = f"pt_{slot.name}"
         lo, hi = _range(ot[key])
-        yield Figure(key, f"pT of {slot.name}", key), ratio(key, _hists(og[key], ot[key], 0, hi), f"$p_T$ of {slot.label} [GeV]")
+        yield Figure(key, f"pT of {slot.name}", key), ratio(key, hists(og[key], ot[key], 0, hi), f"$p_T$ of {slot.label} [GeV]")
         # the tail on a log scale, as in the reference paper
         hi_tail = float(np.quantile(ot[key], 0.99995))
         yield (Figure(key + "_tail", f"pT tail of {slot.name} (log scale)", key),
-               ratio(key, _hists(og[key], ot[key], 0, hi_tail, 50), f"$p_T$ of {slot.label} [GeV]", logy=True))
+               ratio(key, hists(og[key], ot[key], 0, hi_tail, 50), f"$p_T$ of {slot.label} [GeV]", logy=True))
         for var, label in (("eta", r"$\eta$"), ("phi", r"$\phi$")):
             key = f"{var}_{slot.name}"
             lo, hi = (-np.pi, np.pi) if var == "phi" else (-5.0, 5.0)
-            yield Figure(key, f"{var} of {slot.name}", key), ratio(key, _hists(og[key], ot[key], lo, hi, 50), f"{label} of {slot.label}")
+            yield Figure(key, f"{var} of {slot.name}", key), ratio(key, hists(og[key], ot[key], lo, hi, 50), f"{label} of {slot.label}")
     for r in proc.resonances:
         key = f"m_{r.name}"
         lo, hi = r.mass - 40 * r.width, r.mass + 40 * r.width
-        yield Figure(key, f"mass of {r.name}", key), ratio(key, _hists(og[key], ot[key], lo, hi, 80), f"$m$({r.label}) [GeV]", logy=True)
+        yield Figure(key, f"mass of {r.name}", key), ratio(key, hists(og[key], ot[key], lo, hi, 80), f"$m$({r.label}) [GeV]", logy=True)
         lo, hi = r.mass - 5 * r.width, r.mass + 5 * r.width
         yield (Figure(key + "_peak", f"mass of {r.name}, ±5Γ around the peak", key),
-               ratio(key, _hists(og[key], ot[key], lo, hi, 50), f"$m$({r.label}) [GeV]"))
+               ratio(key, hists(og[key], ot[key], lo, hi, 50), f"$m$({r.label}) [GeV]"))
     lo, hi = _range(ot["m_ttbar"])
-    yield Figure("m_ttbar", "mass of the tt̄ system", "m_ttbar"), ratio("m_ttbar", _hists(og["m_ttbar"], ot["m_ttbar"], 300, hi), r"$m(t\bar{t})$ [GeV]", logy=True)
-    if float(np.median(ot["pt_ttbar"])) > 1e-3:  # the tt̄ system recoils against radiation
+    yield Figure("m_ttbar", "mass of the tt̄ system", "m_ttbar"), ratio("m_ttbar", hists(og["m_ttbar"], ot["m_ttbar"], 300, hi), r"$m(t\bar{t})$ [GeV]", logy=True)
+    if recoils(ot):  # the tt̄ system recoils against radiation
         hi = float(np.quantile(ot["pt_ttbar"], 0.999))
         yield (Figure("pt_ttbar", "pT of the tt̄ system", "pt_ttbar"),
-               ratio("pt_ttbar", _hists(og["pt_ttbar"], ot["pt_ttbar"], 0, hi), r"$p_T(t\bar{t})$ [GeV]", logy=True))
+               ratio("pt_ttbar", hists(og["pt_ttbar"], ot["pt_ttbar"], 0, hi), r"$p_T(t\bar{t})$ [GeV]", logy=True))
     for key, label in (("sum_px", r"$\sum p_x$ [GeV]"), ("sum_py", r"$\sum p_y$ [GeV]")):
         spread = max(float(np.max(np.abs(ot[key]))), float(np.quantile(np.abs(og[key]), 0.99)), 1e-9)
-        yield Figure(key, key.replace("_", " "), key), _ratio_figure(*_hists(og[key], ot[key], -spread, spread, 50), label)
+        yield Figure(key, key.replace("_", " "), key), _ratio_figure(*hists(og[key], ot[key], -spread, spread, 50), label)
     bg = np.clip(physics.pt_balance(generated.momenta), 1e-18, 1)
     bt = np.clip(physics.pt_balance(truth.momenta), 1e-18, 1)
     yield (Figure("pt_balance", "relative transverse-momentum balance", None),
-           _ratio_figure(*_hists(bg, bt, 1e-18, 1, 72, log=True), r"$|\sum \vec{p}_T| / \sum |\vec{p}_T|$", logx=True))
+           _ratio_figure(*hists(bg, bt, 1e-18, 1, 72, log=True), r"$|\sum \vec{p}_T| / \sum |\vec{p}_T|$", logx=True))
     yield Figure("eta_b_vs_eta_bbar", "η of b vs η of b̄", None), _two_d(
         og["eta_b"], og["eta_bbar"], ot["eta_b"], ot["eta_bbar"], (-4, 4), (-4, 4), r"$\eta_b$", r"$\eta_{\bar b}$")
     for r in proc.resonances:

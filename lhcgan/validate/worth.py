@@ -25,11 +25,15 @@ PREFIXES = ("pt_", "eta_", "m_")
 BINS = 50
 
 
+def recoils(observables: dict[str, np.ndarray]) -> bool:
+    """Whether a sample's tt̄ system recoils: its median pT is above 1 MeV, not storage rounding (~1e-5 GeV)."""
+    return float(np.median(observables["pt_ttbar"])) > 1e-3
+
+
 def worth_names(observables: dict[str, np.ndarray]) -> list[str]:
     """The names among ``observables`` that the worth is measured on (pT, η, masses; no φ, no sums; the tt̄
-    system's pT only where it recoils, i.e. its median is above 1 MeV rather than storage rounding)."""
-    return [k for k in observables if k.startswith(PREFIXES)
-            and (k != "pt_ttbar" or float(np.median(observables[k])) > 1e-3)]
+    system's pT only where it `recoils`)."""
+    return [k for k in observables if k.startswith(PREFIXES) and (k != "pt_ttbar" or recoils(observables))]
 
 
 def effective_size(weights: np.ndarray | None, n: int) -> float:

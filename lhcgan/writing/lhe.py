@@ -38,7 +38,6 @@ AQCDUP = 0.118
 GLUON = 21
 _NUM = "%.12e"  # 13 digits: √(E² − p²) of a massless quark stays below 1e-5 GeV
 _LINE = " %d %d %d %d %d %d " + " ".join([_NUM] * 5) + " 0 9\n"
-RECOILS = 1e-6  # |Σ p⃗T| / Σ |p⃗T| above which an event's tt̄ system recoils and gets a recoil gluon
 
 
 class _Layout:
@@ -205,7 +204,7 @@ def write_lhe(
                 out.write(json.dumps(info, default=str) + "\n</lhcgan>\n</header>\n")
                 out.write(_init_block(ecm, xsec, 3 if unweighted else -4))
             assert ecm is not None
-            recoils = physics.pt_balance(chunk.momenta) > RECOILS
+            recoils = physics.pt_balance(chunk.momenta) > physics.BALANCED  # these get a recoil gluon
             texts = np.empty(len(chunk), dtype=object)
             ok = np.zeros(len(chunk), dtype=bool)
             for lay, mask in ((layout, ~recoils), (recoil_layout, recoils)):
