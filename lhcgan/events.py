@@ -68,6 +68,12 @@ class Events:
                 raise InvalidEventsError(
                     f"slot {i} ({slot.name}) holds PDG id {self.pdg[j, i]}, allowed are {slot.pdg}", event=j
                 )
+        if self.process.channels:
+            none = self.channel_index() < 0
+            if none.any():
+                j = int(np.argmax(none))
+                raise InvalidEventsError(f"PDG ids {self.pdg[j].tolist()} form no channel of {self.process.name} "
+                                         f"({', '.join(c.name for c in self.process.channels)})", event=j)
 
     def __len__(self) -> int:
         return len(self.momenta)
@@ -98,6 +104,42 @@ class Events:
             first.process,
             dict(first.meta),
         )
+
+    def channel_index(self) -> np.ndarray:
+        """Each event's channel, (N,) int indices into ``process.channels``."""
+        return self.process.channel_of(self.pdg)
+
+    def channel_counts(self) -> Counter[str]:
+        """Events per channel name, in the process's order (channels without events left out)."""
+        counts = np.bincount(self.channel_index(), minlength=len(self.process.channels))
+        return Counter({c.name: int(k) for c, k in zip(self.process.channels, counts) if k})
+
+    def channel_fractions(self) -> dict[str, float]:
+        """Fraction of the events (of Σw where weighted, negative sums as 0) in each channel."""
+        w = np.ones(len(self)) if self.weights is None else self.weights
+        sums = np.clip(np.bincount(self.channel_index(), weights=w, minlength=len(self.process.channels)), 0, None)
+        total = sums.sum() or 1.0
+        return {c.name: float(v / total) for c, v in zip(self.process.channels, sums) if v > 0}
+
+    def channel(self, name: str) -> "Events":
+        """The events of one channel, with the process restricted to it."""
+        known = [c.name for c in self.process.channels]
+        if name not in known:
+            raise InvalidEventsError(f"no channel {name!r} in {self.process.name}; it has {known}")
+        return self[self.channel_index() == known.index(name)].with_process(self.process.restrict([name]))
+
+    def present(self) -> "Events":
+        """The same events, with the process restricted to the channels they hold (all of them if none)."""
+        names = list(self.channel_counts())
+        if not names or len(names) == len(self.process.channels):
+            return self
+        out = self.with_process(self.process.restrict(names))
+        out.report = self.report
+        return out
+
+    def with_process(self, process: Process) -> "Events":
+        """The same arrays under another description of the process (e.g. restricted to channels)."""
+        return Events(self.momenta, self.pdg, self.weights, process, dict(self.meta))
 
     @property
     def masses(self) -> np.ndarray:

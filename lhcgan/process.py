@@ -1,19 +1,25 @@
-"""The physics process described as data: slots, flavours, masses and resonances.
+"""The physics process described as data: slots, masses, the decay cascade, its modes and channels.
 
-Nothing else in lhcgan hard-codes which slot is which; it asks a `Process`.
+Readers, the decay parametrisation, the writers, `simulate`, validation and messages take
+what they need from a `Process`: which slot is which, which resonance decays into which
+slots, which decays carry colour, which channels exist and how Pythia makes them.
+A new channel is a new `Channel` (and, if needed, `Mode`) here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-#: Fixed b-quark mass in GeV used for every b and b̄ slot.
+#: Fixed b-quark mass in GeV used for every b and b̄ slot. Light quarks, e, μ and neutrinos are
+#: massless, as in MadGraph's default model: m_μ²/E² < 1e-5 for any W daughter.
 B_MASS = 4.7
 
 UP_TYPE = (2, 4)
 DOWN_TYPE = (1, 3)
+#: (neutrino, charged lepton) of the generations modelled; τ is not (its decay is not at parton level)
+LEPTON_PAIRS = ((12, 11), (14, 13))
 
 
 @dataclass(frozen=True)
@@ -21,10 +27,10 @@ class Slot:
     """One final-state particle of the process.
 
     Attributes:
-        name: short identifier, also used in branch and plot names.
+        name: short identifier, also used in observable and plot names.
         label: LaTeX label for plots.
         mass: fixed mass in GeV; energies are recomputed from it.
-        pdg: the PDG ids the slot accepts.
+        pdg: the PDG ids the slot accepts (every mode of its parent together).
         parent: name of the resonance that decays into it.
     """
 
@@ -33,6 +39,23 @@ class Slot:
     mass: float
     pdg: tuple[int, ...]
     parent: str
+
+
+@dataclass(frozen=True)
+class Mode:
+    """One two-body decay mode of a resonance into its two daughter slots.
+
+    Attributes:
+        name: "hadronic", "leptonic", ...
+        pairs: the allowed (first slot, second slot) PDG ids.
+        coloured: whether the daughters carry colour (a colour line of their own in LHE).
+        pythia: Pythia's decay channels for the mode: the daughters' |PDG ids| as `onIfAny` takes them.
+    """
+
+    name: str
+    pairs: tuple[tuple[int, int], ...]
+    coloured: bool
+    pythia: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -47,6 +70,7 @@ class Resonance:
         width: physical width in GeV.
         members: indices of the slots whose sum is the resonance.
         parent: name of the resonance it comes from, or None.
+        modes: its decay modes into two slots; empty where it decays into a slot and a resonance.
     """
 
     name: str
@@ -56,15 +80,35 @@ class Resonance:
     width: float
     members: tuple[int, ...]
     parent: str | None
+    modes: tuple[Mode, ...] = ()
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A decay channel: which mode each resonance with modes decays in.
+
+    Attributes:
+        name: "allhad", "ljets", "dilep".
+        label: for plots and reports.
+        modes: the combinations it covers, each one mode name per resonance with modes (in the
+            process's order): ``(("leptonic", "hadronic"), ("hadronic", "leptonic"))`` for ℓ+jets.
+    """
+
+    name: str
+    label: str
+    modes: tuple[tuple[str, ...], ...]
 
 
 @dataclass(frozen=True)
 class Process:
-    """A fixed-multiplicity process: its slots and resonance topology."""
+    """A fixed-multiplicity process: its slots, resonance cascade, decay modes and channels."""
 
     name: str
     slots: tuple[Slot, ...]
     resonances: tuple[Resonance, ...]
+    channels: tuple[Channel, ...] = ()
+    #: channels of the full process left out by `restrict` (readers name them when they skip events)
+    excluded: tuple[Channel, ...] = ()
 
     @property
     def n_particles(self) -> int:
@@ -75,48 +119,206 @@ class Process:
         """Fixed masses per slot, shape (n_particles,), GeV."""
         return np.array([s.mass for s in self.slots], dtype=np.float64)
 
+    @property
+    def primaries(self) -> tuple[Resonance, ...]:
+        """The resonances produced in the hard process (no parent)."""
+        return tuple(r for r in self.resonances if r.parent is None)
+
+    @property
+    def decaying(self) -> tuple[Resonance, ...]:
+        """The resonances that decay in one of several modes into two slots (the W bosons)."""
+        return tuple(r for r in self.resonances if r.modes)
+
     def resonance(self, name: str) -> Resonance:
         for r in self.resonances:
             if r.name == name:
                 return r
         raise KeyError(f"{self.name} has no resonance {name!r}")
 
-    def slot_index(self, name: str) -> int:
-        for i, s in enumerate(self.slots):
-            if s.name == name:
-                return i
-        raise KeyError(f"{self.name} has no slot {name!r}")
+    def channel(self, name: str) -> Channel:
+        for c in self.channels:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.name} has no channel {name!r}; it has {[c.name for c in self.channels]}")
+
+    def possible_ids(self, index: int) -> tuple[int, ...]:
+        """The PDG ids slot ``index`` can hold in any channel, the channels left out by `restrict` included."""
+        return _slot_ids(self.resonances, index, self.slots[index])
+
+    # -- modes and channels of events --------------------------------------------------------------
+
+    def modes_of(self, pdg: np.ndarray) -> np.ndarray:
+        """Mode index of every decaying resonance per event: (N, n_decaying) int, −1 where none fits.
+
+        Args:
+            pdg: PDG ids (N, n_particles) in slot order.
+        """
+        pdg = np.asarray(pdg)
+        out = np.full((len(pdg), len(self.decaying)), -1, dtype=np.int64)
+        for k, r in enumerate(self.decaying):
+            a, b = pdg[:, r.members[0]], pdg[:, r.members[1]]
+            for j, mode in enumerate(r.modes):
+                pairs = np.asarray(mode.pairs)
+                hit = ((a[:, None] == pairs[:, 0]) & (b[:, None] == pairs[:, 1])).any(axis=1)
+                out[hit & (out[:, k] < 0), k] = j
+        return out
+
+    def channel_of(self, pdg: np.ndarray, channels: tuple[Channel, ...] | None = None) -> np.ndarray:
+        """Index into ``channels`` (default: the process's) of each event (N,), −1 for a combination none covers."""
+        modes = self.modes_of(pdg)
+        out = np.full(len(modes), -1, dtype=np.int64)
+        for c, channel in enumerate(self.channels if channels is None else channels):
+            for combo in channel.modes:
+                want = [[m.name for m in r.modes].index(name) for r, name in zip(self.decaying, combo)]
+                out[(modes == np.asarray(want)).all(axis=1) & (out < 0)] = c
+        return out
+
+    def variable_modes(self) -> list[tuple[int, list[int]]]:
+        """For each decaying resonance whose mode differs between the process's channels: its index in
+        ``decaying`` and the indices of its modes after the first that occur (one condition column each)."""
+        out = []
+        for k, r in enumerate(self.decaying):
+            names = [m.name for m in r.modes]
+            used = sorted({names.index(combo[k]) for c in self.channels for combo in c.modes})
+            if len(used) > 1:
+                out.append((k, used[1:]))
+        return out
+
+    @property
+    def n_condition(self) -> int:
+        """Columns of `condition`: 0 for a single channel (one mode per resonance)."""
+        return sum(len(cols) for _, cols in self.variable_modes())
+
+    def condition(self, pdg: np.ndarray) -> np.ndarray:
+        """What the generator is conditioned on: the decay modes, (N, n_condition) float32 of 0 and 1."""
+        modes = self.modes_of(pdg)
+        cols = [(modes[:, k] == j) for k, used in self.variable_modes() for j in used]
+        return np.stack(cols, axis=1).astype(np.float32) if cols else np.zeros((len(modes), 0), np.float32)
+
+    # -- derived processes -------------------------------------------------------------------------
+
+    def restrict(self, channels: list[str] | tuple[str, ...]) -> "Process":
+        """The same process with only the named channels: its slots accept only their PDG ids; the
+        resonances keep every mode, so readers still recognise (and count) the channels left out."""
+        every = self.channels + self.excluded
+        names = [c.name for c in every]
+        unknown = [c for c in channels if c not in names]
+        if unknown:
+            raise KeyError(f"{self.name} has no channel {unknown[0]!r}; it has {names}")
+        keep = tuple(c for c in every if c.name in channels)
+        used = [{combo[k] for c in keep for combo in c.modes} for k in range(len(self.decaying))]
+        slots = tuple(replace(s, pdg=_slot_ids(self.resonances, i, s, used)) for i, s in enumerate(self.slots))
+        base = self.name.split(":")[0]
+        name = base if len(keep) == len(every) else f"{base}:{'+'.join(c.name for c in keep)}"
+        return Process(name, slots, self.resonances, keep, tuple(c for c in every if c.name not in channels))
+
+    def with_masses(self, masses: dict[str, float]) -> "Process":
+        """The same process with other pole masses, e.g. {"t": 173.0, "W": 80.385}: a name matches
+        a resonance and, with its charge dropped, its antiparticle ("t" sets t and tbar, "W" both W)."""
+        def base(name: str) -> str:
+            return name.rstrip("+-").removesuffix("bar")
+
+        res = tuple(replace(r, mass=float(masses[base(r.name)])) if base(r.name) in masses else r
+                    for r in self.resonances)
+        return replace(self, resonances=res)
+
+    def pole_masses(self) -> dict[str, float]:
+        """{"t": m_t, "W": m_W}: the pole masses by particle, as `with_masses` takes them."""
+        return {r.name.rstrip("+-").removesuffix("bar"): r.mass for r in self.resonances}
+
+    # -- plain data --------------------------------------------------------------------------------
 
     def to_dict(self) -> dict:
         """Plain-data form, for metadata and model files."""
+        def mode(m: Mode) -> dict:
+            return {"name": m.name, "pairs": [list(p) for p in m.pairs], "coloured": m.coloured,
+                    "pythia": list(m.pythia)}
+
         return {
             "name": self.name,
             "slots": [vars(s) | {"pdg": list(s.pdg)} for s in self.slots],
-            "resonances": [vars(r) | {"members": list(r.members)} for r in self.resonances],
+            "resonances": [vars(r) | {"members": list(r.members), "modes": [mode(m) for m in r.modes]}
+                           for r in self.resonances],
+            "channels": [_channel_dict(c) for c in self.channels],
+            "excluded": [_channel_dict(c) for c in self.excluded],
         }
 
     @classmethod
     def from_dict(cls, d: dict) -> "Process":
+        if "channels" not in d:  # model files before channels: the all-hadronic tt̄ process
+            masses = {r["name"]: r["mass"] for r in d["resonances"]}
+            legacy = TTBAR.restrict(["allhad"])
+            return replace(legacy, resonances=tuple(replace(r, mass=masses.get(r.name, r.mass))
+                                                    for r in legacy.resonances))
         slots = tuple(Slot(**(s | {"pdg": tuple(s["pdg"])})) for s in d["slots"])
-        res = tuple(Resonance(**(r | {"members": tuple(r["members"])})) for r in d["resonances"])
-        return cls(d["name"], slots, res)
+        res = tuple(Resonance(**(r | {"members": tuple(r["members"]), "modes": tuple(
+            Mode(m["name"], tuple(tuple(p) for p in m["pairs"]), m["coloured"], tuple(m.get("pythia", ())))
+            for m in r.get("modes", ()))})) for r in d["resonances"])
+        def channels(key: str) -> tuple[Channel, ...]:
+            return tuple(Channel(c["name"], c["label"], tuple(tuple(x) for x in c["modes"])) for c in d.get(key, ()))
+
+        return cls(d["name"], slots, res, channels("channels"), channels("excluded"))
 
 
-#: pp → tt̄ → (b W⁺)(b̄ W⁻) → b q q̄′ b̄ q q̄′. Slot order is part of the file formats.
-TTBAR = Process(
-    name="ttbar_allhadronic",
-    slots=(
-        Slot("b", r"$b$", B_MASS, (5,), "t"),
-        Slot("q_Wp", r"$q_{W^+}$", 0.0, UP_TYPE, "W+"),
-        Slot("qbar_Wp", r"$\bar{q}'_{W^+}$", 0.0, tuple(-i for i in DOWN_TYPE), "W+"),
-        Slot("bbar", r"$\bar{b}$", B_MASS, (-5,), "tbar"),
-        Slot("q_Wm", r"$q_{W^-}$", 0.0, DOWN_TYPE, "W-"),
-        Slot("qbar_Wm", r"$\bar{q}'_{W^-}$", 0.0, tuple(-i for i in UP_TYPE), "W-"),
-    ),
-    resonances=(
-        Resonance("W+", r"$W^+$", 24, 80.4, 2.085, (1, 2), "t"),
-        Resonance("W-", r"$W^-$", -24, 80.4, 2.085, (4, 5), "tbar"),
+def _channel_dict(c: Channel) -> dict:
+    return {"name": c.name, "label": c.label, "modes": [list(x) for x in c.modes]}
+
+
+def _slot_ids(resonances: tuple[Resonance, ...], index: int, slot: Slot,
+              used: list[set[str]] | None = None) -> tuple[int, ...]:
+    """The PDG ids a slot accepts: from its parent's modes (those in ``used``, per decaying resonance,
+    where given), or its own where the parent has none."""
+    parent = next(r for r in resonances if r.name == slot.parent)
+    if not parent.modes:
+        return slot.pdg
+    modes = parent.modes
+    if used is not None:
+        k = [r for r in resonances if r.modes].index(parent)
+        modes = tuple(m for m in modes if m.name in used[k])
+    pos = parent.members.index(index)
+    return tuple(dict.fromkeys(p[pos] for m in modes for p in m.pairs))
+
+
+def _w_modes(sign: int) -> tuple[Mode, ...]:
+    """W⁺ (sign +1) → (up-type, down-type antiparticle), ν ℓ⁺; W⁻ (−1) → (down-type, up-type antiparticle),
+    ℓ⁻ ν̄: isospin order, so the charged lepton sits where the down-type quark does."""
+    if sign > 0:
+        had = tuple((u, -d) for u in UP_TYPE for d in DOWN_TYPE)
+        lep = tuple((nu, -lep) for nu, lep in LEPTON_PAIRS)
+    else:
+        had = tuple((d, -u) for d in DOWN_TYPE for u in UP_TYPE)
+        lep = tuple((lep, -nu) for nu, lep in LEPTON_PAIRS)
+    return (Mode("hadronic", had, True, (1, 2, 3, 4)), Mode("leptonic", lep, False, (11, 13)))
+
+
+def _build_ttbar() -> Process:
+    w_plus, w_minus = _w_modes(+1), _w_modes(-1)
+    res = (
+        Resonance("W+", r"$W^+$", 24, 80.4, 2.085, (1, 2), "t", w_plus),
+        Resonance("W-", r"$W^-$", -24, 80.4, 2.085, (4, 5), "tbar", w_minus),
         Resonance("t", r"$t$", 6, 172.5, 1.42, (0, 1, 2), None),
         Resonance("tbar", r"$\bar{t}$", -6, 172.5, 1.42, (3, 4, 5), None),
-    ),
-)
+    )
+    slots = (
+        Slot("b", r"$b$", B_MASS, (5,), "t"),
+        Slot("q_Wp", r"$u_{W^+}$ / $\nu$", 0.0, (), "W+"),
+        Slot("qbar_Wp", r"$\bar{d}_{W^+}$ / $\ell^+$", 0.0, (), "W+"),
+        Slot("bbar", r"$\bar{b}$", B_MASS, (-5,), "tbar"),
+        Slot("q_Wm", r"$d_{W^-}$ / $\ell^-$", 0.0, (), "W-"),
+        Slot("qbar_Wm", r"$\bar{u}_{W^-}$ / $\bar{\nu}$", 0.0, (), "W-"),
+    )
+    slots = tuple(replace(s, pdg=_slot_ids(res, i, s)) for i, s in enumerate(slots))
+    channels = (
+        Channel("allhad", "all-hadronic", (("hadronic", "hadronic"),)),
+        Channel("ljets", r"$\ell$+jets", (("leptonic", "hadronic"), ("hadronic", "leptonic"))),
+        Channel("dilep", "dilepton", (("leptonic", "leptonic"),)),
+    )
+    return Process("ttbar", slots, res, channels)
+
+
+#: pp → tt̄ → (b W⁺)(b̄ W⁻), each W → q q̄′ or ℓν (ℓ = e, μ). Slot order is part of the file formats:
+#: b, W⁺'s (u or ν), W⁺'s (d̄ or ℓ⁺), b̄, W⁻'s (d or ℓ⁻), W⁻'s (ū or ν̄).
+TTBAR = _build_ttbar()
+#: The all-hadronic channel alone.
+TTBAR_ALLHAD = TTBAR.restrict(["allhad"])
+CHANNELS = tuple(c.name for c in TTBAR.channels)

@@ -1,9 +1,10 @@
-"""Truth samples from Pythia 8: pp → tt̄ → six quarks at parton level."""
+"""Truth samples from Pythia 8: pp → tt̄ → (b W⁺)(b̄ W⁻) at parton level, in any decay channel."""
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
@@ -15,7 +16,7 @@ from lhcgan.errors import ConfigError
 from lhcgan.reading import open_reader
 from lhcgan.reading.report import ReadReport
 from lhcgan.events import Events
-from lhcgan.process import TTBAR
+from lhcgan.process import TTBAR, Process
 from lhcgan.reading.decay import find_slots
 from lhcgan.writing import output_format, write
 from lhcgan.writing.atomic import atomic_output
@@ -23,12 +24,11 @@ from lhcgan.writing.gz import open_gzip
 
 MAX_SEED = 900_000_000  # Pythia's limit for Random:seed
 
-#: Parton-level tt̄ with hadronic W decays; everything else keeps Pythia's defaults.
+#: Parton-level tt̄; the W decays follow the channels asked for (`decay_settings`); everything else keeps
+#: Pythia's defaults.
 SETTINGS: tuple[str, ...] = (
     "Top:gg2ttbar = on",
     "Top:qqbar2ttbar = on",
-    "24:onMode = off",
-    "24:onIfAny = 1 2 3 4",
     "PartonLevel:ISR = off",
     "PartonLevel:FSR = off",
     "PartonLevel:MPI = off",
@@ -40,17 +40,58 @@ SETTINGS: tuple[str, ...] = (
 )
 
 
-def pythia_settings(ecm: float, seed: int, *, bias: float | None = None, isr: bool = False) -> list[str]:
+#: Pythia's pole masses unless --mt / --mw are given (its defaults): the process's nominal masses follow them
+PYTHIA_MT, PYTHIA_MW = 173.0, 80.385
+
+
+def channel_process(channel: str = "allhad") -> Process:
+    """The process of ``--channel``: "allhad", "ljets", "dilep" or "all" (every channel)."""
+    names = [c.name for c in TTBAR.channels]
+    if channel == "all":
+        return TTBAR
+    if channel not in names:
+        raise ConfigError(f"unknown channel {channel!r}; choose from {names + ['all']}")
+    return TTBAR.restrict([channel])
+
+
+def decay_settings(process: Process) -> list[str]:
+    """Pythia's W decay channels for the process's channels: every mode some channel uses is on.
+
+    Where a channel mixes modes (ℓ+jets: one W leptonic, the other hadronic), the other combinations
+    are made too and left out by the reader, counted as "channel not selected".
+    """
+    out = []
+    for r in process.decaying:
+        used = {combo[process.decaying.index(r)] for c in process.channels for combo in c.modes}
+        ids = sorted({i for m in r.modes if m.name in used for i in m.pythia})
+        out.append((abs(r.pdg), " ".join(map(str, ids))))
+    settings = []
+    for pdg, ids in dict(out).items():  # W⁺ and W⁻ share their PDG entry
+        settings += [f"{pdg}:onMode = off", f"{pdg}:onIfAny = {ids}"]
+    return settings
+
+
+def pythia_settings(ecm: float, seed: int, *, bias: float | None = None, isr: bool = False,
+                    process: Process = TTBAR.restrict(["allhad"]), mt: float | None = None,
+                    mw: float | None = None) -> list[str]:
     """The full list of Pythia settings for a run.
 
     Args:
+        process: its channels decide the W decays (`decay_settings`).
+        mt, mw: the top and W pole masses (``6:m0``, ``24:m0``), GeV; None: Pythia's default.
         bias: generate ∝ (p̂T / 100 GeV)^bias more often (`PhaseSpace:bias2Selection`), each event
             weighted by the inverse, so the m(tt̄) and pT tails fill; the sample is then weighted.
         isr: initial-state radiation on (FSR, MPI and hadronisation stay off): the tt̄ system recoils.
     """
     if not 0 <= seed <= MAX_SEED:
         raise ConfigError(f"seed must be in [0, {MAX_SEED}], got {seed}")
-    settings = [f"Beams:eCM = {ecm:g}", "Random:setSeed = on", f"Random:seed = {seed}", *SETTINGS]
+    settings = [f"Beams:eCM = {ecm:g}", "Random:setSeed = on", f"Random:seed = {seed}", *SETTINGS,
+                *decay_settings(process)]
+    for pdg, mass, name in ((6, mt, "--mt"), (24, mw, "--mw")):
+        if mass is not None:
+            if not 0 < mass < 1000:
+                raise ConfigError(f"{name} takes a mass in GeV, got {mass}")
+            settings.append(f"{pdg}:m0 = {mass!r}")
     if isr:
         settings = [x if x != "PartonLevel:ISR = off" else "PartonLevel:ISR = on" for x in settings]
     if bias is not None:
@@ -97,14 +138,19 @@ def _run_to_lhe(pythia, n_events: int, path: Path, progress: bool) -> None:
     lhef.closeLHEF(True)
 
 
-def _copy_without_local_paths(src: BinaryIO, dst: BinaryIO) -> None:
-    """Copy Pythia's LHEF output, dropping the header line with this machine's install path.
+def _copy_without_local_paths(src: BinaryIO, dst: BinaryIO, info: dict | None = None) -> None:
+    """Copy Pythia's LHEF output, dropping the header line with this machine's install path, and
+    adding lhcgan's run information (``info``, as JSON in an ``<lhcgan>`` block) to the header.
 
-    Without it the same seed gives the same bytes on every machine.
+    Without the path the same seed gives the same bytes on every machine.
     """
+    import json
+
     for line in src:
         if line.startswith(b"# xmlPath"):
             continue
+        if line.startswith(b"</header>") and info:
+            dst.write(b"<lhcgan>\n" + json.dumps(info).encode() + b"\n</lhcgan>\n")
         dst.write(line)
         if line.startswith(b"<init>"):
             break
@@ -112,8 +158,9 @@ def _copy_without_local_paths(src: BinaryIO, dst: BinaryIO) -> None:
 
 
 def iterate_pythia(pythia, n_events: int, report: ReadReport, *, batch: int = 10_000,
-                   progress: bool = False, meta: dict | None = None, weighted: bool = False) -> Iterator[Events]:
-    """Run ``pythia`` for ``n_events`` events and yield them as `Events` chunks.
+                   progress: bool = False, meta: dict | None = None, weighted: bool = False,
+                   process: Process = TTBAR) -> Iterator[Events]:
+    """Run ``pythia`` until ``n_events`` events of ``process`` are accepted, and yield them as `Events` chunks.
 
     Uses `Pythia.nextBatch`, which returns the event records as awkward arrays, so
     the decay chain is followed for a whole batch at once; ``report`` is updated.
@@ -124,6 +171,9 @@ def iterate_pythia(pythia, n_events: int, report: ReadReport, *, batch: int = 10
     done = 0
     with tqdm(total=n_events, unit="ev", disable=not progress, desc="pythia") as bar:
         while done < n_events:
+            if report.read >= 20 * batch and report.accepted < 0.001 * report.read:
+                raise ConfigError(f"Pythia made {report.read} events, {report.accepted} of them of "
+                                  f"{process.name}; check the settings")
             k = min(batch, n_events - done)
             batch_events = pythia.nextBatch(k)
             prt = batch_events.prt
@@ -136,13 +186,19 @@ def iterate_pythia(pythia, n_events: int, report: ReadReport, *, batch: int = 10
             flat = {f: ak.to_numpy(ak.flatten(prt[f])) for f in ("id", "mother1")}
             p = np.stack([ak.to_numpy(ak.flatten(prt.p[c])) for c in ("px", "py", "pz")], axis=1)
             mother = np.where(flat["mother1"] > 0, start[ev] + flat["mother1"], -1)  # 0: no mother
-            sel = find_slots(flat["id"], mother, ev, n, TTBAR)
+            sel = find_slots(flat["id"], mother, ev, n, process)
             w = ak.to_numpy(batch_events.info.weights[:, 0])[sel.accepted] if weighted else None
-            report.add(n, int(sel.accepted.sum()), sel.skipped, w)
-            idx = sel.index[sel.accepted]
-            done += n
-            bar.update(n)
-            yield Events(p[idx], flat["id"][idx], w, TTBAR, dict(meta or {}))
+            idx = sel.index[sel.accepted][: n_events - done]
+            w = None if w is None else w[: len(idx)]
+            events = Events(p[idx], flat["id"][idx], w, process, dict(meta or {}))
+            # the events past the last one kept were generated but not used: not read, not skipped
+            used = n if len(idx) == sel.accepted.sum() else int(np.nonzero(sel.accepted)[0][len(idx) - 1]) + 1
+            skipped = Counter(sel.skipped) if used == n else Counter(
+                sel.reasons[:used][~sel.accepted[:used]].tolist())
+            report.add(used, len(events), skipped, w, events.channel_counts())
+            done += len(events)
+            bar.update(len(events))
+            yield events
 
 
 def simulate(
@@ -155,31 +211,44 @@ def simulate(
     pythia_lhef: bool | None = None,
     bias: float | None = None,
     isr: bool = False,
+    channel: str = "allhad",
+    mt: float | None = None,
+    mw: float | None = None,
 ) -> ReadReport:
-    """Generate ``n_events`` tt̄ → 6 quark events with Pythia 8 into ``path``.
+    """Generate ``n_events`` tt̄ events of ``channel`` ("allhad", "ljets", "dilep" or "all") with Pythia 8.
 
     ``.root`` gets lhcgan's TTree. ``.lhe`` / ``.lhe.gz`` get Pythia's own LHEF 3.0
     record by default, which keeps the true initial state (gg or qq̄) and scales;
     ``pythia_lhef=False`` writes lhcgan's LHE instead (faster, gg initial state).
     Returns the read report (the rare CKM-suppressed t → W s/d and W → q b decays
     are counted as skipped; in Pythia's LHEF they stay in the file).
-    ``bias`` and ``isr``: see `pythia_settings`; the file's metadata records them.
+    ``bias``, ``isr``, ``mt`` and ``mw``: see `pythia_settings`; the file's metadata records them,
+    with the pole masses Pythia ran at ("masses"), which readers give the events' process (its
+    in-peak windows and decay parametrisation). ROOT output holds exactly ``n_events`` events of
+    the channel; Pythia's LHE holds every event Pythia made (ℓ+jets: of every channel, read back
+    as the channel with the others counted as skipped), so ``channel="ljets"`` writes lhcgan's LHE.
     """
     if n_events <= 0:
         raise ConfigError(f"--events must be positive, got {n_events}")
     path = Path(path)
     fmt = output_format(path)
-    pythia = make_pythia(pythia_settings(ecm, seed, bias=bias, isr=isr))
-    meta = {"source": f"lhcgan simulate (Pythia 8, seed {seed})", "seed": seed, "ecm": ecm, "bias": bias, "isr": isr}
+    process = channel_process(channel)
+    pythia = make_pythia(pythia_settings(ecm, seed, bias=bias, isr=isr, process=process, mt=mt, mw=mw))
+    masses = {"t": pythia.particleData.m0(6), "W": pythia.particleData.m0(24)}
+    process = process.with_masses(masses)
+    meta = {"source": f"lhcgan simulate (Pythia 8, seed {seed})", "seed": seed, "ecm": ecm, "bias": bias, "isr": isr,
+            "channel": channel, "masses": masses}
+    exact = all(len(c.modes) == 1 for c in process.channels) or channel == "all"  # Pythia makes only these
     if pythia_lhef is None:
-        pythia_lhef = fmt == "lhe"
+        pythia_lhef = fmt == "lhe" and exact
     if not pythia_lhef:
         report = ReadReport(os.fspath(path))
-        chunks = iterate_pythia(pythia, n_events, report, progress=progress, meta=meta, weighted=bias is not None)
+        chunks = iterate_pythia(pythia, n_events, report, progress=progress, meta=meta, weighted=bias is not None,
+                                process=process)
 
-        def with_xsec() -> Iterator[Events]:  # σ is known once events exist
+        def with_xsec() -> Iterator[Events]:  # σ is known once events exist: that of the accepted events
             for chunk in chunks:
-                chunk.meta["cross_section_pb"] = pythia.infoPython().sigmaGen() * 1e9
+                chunk.meta["cross_section_pb"] = pythia.infoPython().sigmaGen() * 1e9 * report.accepted / report.read
                 yield chunk
 
         write(with_xsec(), path)
@@ -190,12 +259,13 @@ def simulate(
         raw = tmp.with_name(tmp.name + ".lhe")
         try:
             _run_to_lhe(pythia, n_events, raw, progress)
-            reader = open_reader(raw)
+            reader = open_reader(raw, process=process)
             for _ in reader:  # count accepted and skipped events
                 pass
             gz = path.name.endswith(".gz")
+            info = {k: meta[k] for k in ("source", "seed", "channel", "masses", "bias", "isr")}
             with open(raw, "rb") as src, (open_gzip(tmp, level=9) if gz else open(tmp, "wb")) as dst:
-                _copy_without_local_paths(src, dst)
+                _copy_without_local_paths(src, dst, info)
         finally:
             raw.unlink(missing_ok=True)
     reader.report.path = os.fspath(path)

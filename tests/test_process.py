@@ -1,6 +1,15 @@
 import numpy as np
+import pytest
 
-from lhcgan.process import TTBAR, Process
+from lhcgan.process import CHANNELS, TTBAR, TTBAR_ALLHAD, Process
+
+CHARGE = {1: -1 / 3, 2: 2 / 3, 3: -1 / 3, 4: 2 / 3, 5: -1 / 3, 11: -1, 12: 0, 13: -1, 14: 0}
+LEPTON_NUMBER = {11: 1, 12: 1, 13: 1, 14: 1}
+PROCESSES = [TTBAR, TTBAR_ALLHAD, *[TTBAR.restrict([c]) for c in CHANNELS], TTBAR.restrict(["allhad", "dilep"])]
+
+
+def charge(pdg: int) -> float:
+    return float(np.sign(pdg)) * CHARGE[abs(pdg)]
 
 
 def test_slot_order_and_masses():
@@ -8,28 +17,87 @@ def test_slot_order_and_masses():
     assert np.array_equal(TTBAR.masses, [4.7, 0, 0, 4.7, 0, 0])
 
 
-def test_resonances_are_consistent_with_slots():
-    for r in TTBAR.resonances:
+@pytest.mark.parametrize("process", PROCESSES, ids=lambda p: p.name)
+def test_resonances_are_consistent_with_slots(process):
+    for r in process.resonances:
         for i in r.members:
-            slot = TTBAR.slots[i]
+            slot = process.slots[i]
             # every member descends from the resonance: directly or through a daughter resonance
             chain = {slot.parent}
-            parent = TTBAR.resonance(slot.parent).parent
+            parent = process.resonance(slot.parent).parent
             while parent is not None:
                 chain.add(parent)
-                parent = TTBAR.resonance(parent).parent
+                parent = process.resonance(parent).parent
             assert r.name in chain
-    assert TTBAR.resonance("W+").width == 2.085 and TTBAR.resonance("t").width == 1.42
+    assert process.resonance("W+").width == 2.085 and process.resonance("t").width == 1.42
 
 
-def test_charges_of_w_daughters_add_up():
-    charge = {1: -1 / 3, 2: 2 / 3, 3: -1 / 3, 4: 2 / 3, 5: -1 / 3}
-    for name, total in (("W+", 1), ("W-", -1)):
-        members = TTBAR.resonance(name).members
-        for combo in np.array(np.meshgrid(*[TTBAR.slots[i].pdg for i in members])).T.reshape(-1, 2):
-            q = sum(np.sign(p) * charge[abs(p)] for p in combo)
-            assert abs(q - total) < 1e-12
+@pytest.mark.parametrize("process", PROCESSES, ids=lambda p: p.name)
+def test_every_mode_conserves_charge_and_lepton_number(process):
+    for r in process.decaying:
+        for mode in r.modes:
+            for pair in mode.pairs:
+                assert abs(sum(charge(p) for p in pair) - np.sign(r.pdg)) < 1e-12
+                assert sum(np.sign(p) * LEPTON_NUMBER.get(abs(p), 0) for p in pair) == 0
+                assert mode.coloured == all(abs(p) < 10 for p in pair)
 
 
-def test_dict_round_trip():
-    assert Process.from_dict(TTBAR.to_dict()) == TTBAR
+def test_isospin_order_puts_the_charged_lepton_where_the_down_type_quark_sits():
+    # W⁺ → (u, d̄) or (ν, ℓ⁺); W⁻ → (d, ū) or (ℓ⁻, ν̄): a slot holds particles of one weak isospin
+    for i, slot in enumerate(TTBAR.slots[1:3] + TTBAR.slots[4:6]):
+        iso = {np.sign(p) * (1 if abs(p) in (2, 4, 12, 14) else -1) for p in slot.pdg}
+        assert len(iso) == 1, slot.name
+
+
+@pytest.mark.parametrize("process", PROCESSES, ids=lambda p: p.name)
+def test_channels_classify_every_allowed_combination(process):
+    rng = np.random.default_rng(1)
+    pdg = np.stack([rng.choice(s.pdg, 5000) for s in process.slots], axis=1)
+    channel = process.channel_of(pdg)
+    modes = process.modes_of(pdg)
+    lep = np.array([[r.modes[m].name == "leptonic" if m >= 0 else False for r, m in zip(process.decaying, row)]
+                    for row in modes])
+    mixed = (modes < 0).any(axis=1)  # e.g. ν_e with μ⁺, or a quark with a lepton
+    names = np.array([c.name for c in process.channels] + ["-"])[channel]
+    expect = np.where(mixed, "-", np.array(["allhad", "ljets", "dilep"])[lep.sum(axis=1)])
+    expect[~np.isin(expect, [c.name for c in process.channels])] = "-"
+    np.testing.assert_array_equal(names, expect)
+    assert (channel >= 0).any()
+
+
+@pytest.mark.parametrize("process", PROCESSES, ids=lambda p: p.name)
+def test_condition_separates_the_channels(process):
+    pdg = np.array([[5, 2, -1, -5, 1, -2], [5, 12, -11, -5, 3, -4], [5, 4, -3, -5, 13, -14], [5, 14, -13, -5, 11, -12]])
+    keep = process.channel_of(pdg) >= 0
+    c = process.condition(pdg[keep])
+    assert c.shape == (keep.sum(), process.n_condition)
+    assert len({tuple(row) for row in c}) == len({tuple(process.modes_of(pdg[keep])[i]) for i in range(keep.sum())})
+    assert process.n_condition == (0 if len(process.channels) == 1 and process.channels[0].name != "ljets" else 2)
+
+
+def test_restrict_narrows_slots_and_remembers_the_rest():
+    ljets = TTBAR.restrict(["ljets"])
+    assert 12 in ljets.slots[1].pdg and 2 in ljets.slots[1].pdg  # either W may decay leptonically
+    assert TTBAR_ALLHAD.slots[1].pdg == (2, 4) and TTBAR_ALLHAD.slots[4].pdg == (1, 3)
+    assert [c.name for c in TTBAR_ALLHAD.excluded] == ["ljets", "dilep"]
+    assert TTBAR_ALLHAD.restrict(list(CHANNELS)) == TTBAR
+    with pytest.raises(KeyError, match="no channel 'taus'"):
+        TTBAR.restrict(["taus"])
+
+
+def test_with_masses_moves_particle_and_antiparticle():
+    p = TTBAR.with_masses({"t": 173.0, "W": 80.385})
+    assert p.resonance("tbar").mass == p.resonance("t").mass == 173.0
+    assert p.resonance("W-").mass == 80.385 and p.pole_masses() == {"W": 80.385, "t": 173.0}
+
+
+@pytest.mark.parametrize("process", PROCESSES, ids=lambda p: p.name)
+def test_dict_round_trip(process):
+    assert Process.from_dict(process.to_dict()) == process
+
+
+def test_model_files_before_channels_read_as_all_hadronic():
+    old = TTBAR_ALLHAD.to_dict()
+    old = {"name": "ttbar_allhadronic", "slots": old["slots"],
+           "resonances": [{k: v for k, v in r.items() if k != "modes"} for r in old["resonances"]]}
+    assert Process.from_dict(old) == TTBAR_ALLHAD

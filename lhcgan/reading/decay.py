@@ -20,15 +20,38 @@ from lhcgan.process import Process
 
 QUARKS = np.arange(1, 6)
 LEPTONS = np.arange(11, 17)
+TAUS = (15, 16)
 
 NO_TOP = "no t/t̄ lines (not tt̄, or the decay chain is not written)"
 TOP_MULTIPLICITY = "not exactly one t and one t̄"
 NO_W = "t or t̄ without its W line (resonance line missing)"
-SEMILEPTONIC = "semileptonic (one W → ℓν)"
-DILEPTONIC = "dileptonic (both W → ℓν)"
+TAU = "W → τν (τ decays are not modelled)"
 TOP_CKM = "t → W s or t → W d (off-diagonal CKM)"
 W_CKM = "W → q b (off-diagonal CKM)"
-INCOMPLETE = "incomplete decay chain (a quark from t or W missing or doubled)"
+INCOMPLETE = "incomplete decay chain (a quark or lepton from t or W missing or doubled)"
+NO_MODE = "W daughters that form no decay mode (e.g. ν_e μ⁺)"
+
+
+def not_selected(channel: str) -> str:
+    """The reason for an event of a channel the reader was told to leave out."""
+    return f"{channel} (channel not selected)"
+
+
+def classify(pdg: np.ndarray, process: Process) -> tuple[np.ndarray, np.ndarray]:
+    """Events (N, n_slots) of PDG ids in slot order → (accepted (N,) bool, reason (N,) object, "" where accepted).
+
+    Every slot holds an id its parent's modes allow; here the two daughters of each W must form one
+    mode, and the event one of the process's channels.
+    """
+    reasons = np.full(len(pdg), "", dtype=object)
+    modes = process.modes_of(pdg)
+    reasons[(modes < 0).any(axis=1)] = NO_MODE
+    if process.excluded:
+        other = process.channel_of(pdg, process.excluded)
+        for c, channel in enumerate(process.excluded):
+            reasons[(reasons == "") & (other == c)] = not_selected(channel.name)
+    reasons[(reasons == "") & (process.channel_of(pdg) < 0)] = NO_MODE
+    return reasons == "", reasons
 
 
 @dataclass
@@ -39,11 +62,13 @@ class Selection:
         index: flat particle index of each slot, (n, n_slots), −1 where not found.
         accepted: (n,) bool.
         skipped: per-reason counts of the rejected events.
+        reasons: (n,) each event's reason, "" where accepted.
     """
 
     index: np.ndarray
     accepted: np.ndarray
     skipped: Counter[str]
+    reasons: np.ndarray
 
 
 def _count(mask: np.ndarray, ev: np.ndarray, n: int) -> np.ndarray:
@@ -104,22 +129,18 @@ def find_slots(pid: np.ndarray, mother: np.ndarray, ev: np.ndarray, n: int, proc
         if r.parent is not None:
             reject(_count(produced(r.pdg, r.parent), ev, n) != 1, NO_W)
 
-    # leptonic decays of intermediate resonances
+    # τ leptons from a W: their decay products are not partons of fixed mass
     abs_pid = np.abs(pid)
-    n_leptonic = np.zeros(n, dtype=np.int64)
-    for r in process.resonances:
-        if r.parent is not None:
-            lep = first & np.isin(abs_pid, LEPTONS) & (mpid == r.pdg) & (grand_pid == by_name[r.parent].pdg)
-            n_leptonic += _count(lep, ev, n) > 0
-    reject(n_leptonic == 1, SEMILEPTONIC)
-    reject(n_leptonic >= 2, DILEPTONIC)
+    for r in process.decaying:
+        tau = first & np.isin(abs_pid, TAUS) & (mpid == r.pdg) & (grand_pid == by_name[r.parent].pdg)
+        reject(_count(tau, ev, n) > 0, TAU)
 
     index = np.full((n, process.n_particles), -1, dtype=np.int64)
-    is_quark = np.isin(abs_pid, QUARKS)
+    is_parton = np.isin(abs_pid, QUARKS) | np.isin(abs_pid, LEPTONS)
     for i, slot in enumerate(process.slots):
         r = by_name[slot.parent]
         sign = np.sign(slot.pdg[0])
-        cand = first & is_quark & (np.sign(pid) == sign) & (mpid == r.pdg)
+        cand = first & is_parton & (np.sign(pid) == sign) & (mpid == r.pdg)
         if r.parent is not None:
             cand &= grand_pid == by_name[r.parent].pdg
         count = _count(cand, ev, n)
@@ -127,10 +148,14 @@ def find_slots(pid: np.ndarray, mother: np.ndarray, ev: np.ndarray, n: int, proc
         reject(count != 1, INCOMPLETE)
         index[:, i] = idx
         flav = np.where(idx >= 0, pid[np.where(idx >= 0, idx, 0)], 0)
-        wrong = (count == 1) & ~np.isin(flav, slot.pdg)
+        # ids no mode of the parent has (any channel): off-diagonal CKM; the channel is judged below
+        wrong = (count == 1) & ~np.isin(flav, process.possible_ids(i))
         reject(wrong, TOP_CKM if r.parent is None else W_CKM)
 
+    ok = reasons == ""
+    if ok.any():
+        reasons[ok] = classify(pid[index[ok]], process)[1]
     accepted = reasons == ""
     skipped = Counter(reasons[~accepted].tolist())
     index[~accepted] = -1
-    return Selection(index, accepted, skipped)
+    return Selection(index, accepted, skipped, reasons)

@@ -7,7 +7,9 @@ mother links by `lhcgan.reading.decay`, for all events of the block at once.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -43,6 +45,7 @@ class LHEInit:
     idwtup: int
     cross_sections: list[float] = field(default_factory=list)
     generator: str | None = None
+    masses: dict[str, float] = field(default_factory=dict)
 
     @property
     def ecm(self) -> float:
@@ -61,7 +64,8 @@ def _parse_numbers(text: bytes) -> np.ndarray | None:
 
 
 def _parse_init(text: bytes, path: str) -> LHEInit:
-    start = text.find(b"<init")
+    found = re.search(rb"<init[\s>]", text)  # not <initrwgt>
+    start = found.start() if found else text.find(b"<init")
     body = text[text.index(b">", start) + 1 : text.index(b"</init>")]
     lines = [ln for ln in body.split(b"\n") if ln.strip() and not ln.lstrip().startswith((b"#", b"<"))]
     try:
@@ -77,7 +81,35 @@ def _parse_init(text: bytes, path: str) -> LHEInit:
         if g in text[:start]:
             init.generator = g.decode()
             break
+    init.masses = header_masses(text[:start])
     return init
+
+
+_SLHA_MASS = re.compile(rb"^\s*BLOCK\s+MASS\b(.*?)(?=^\s*(?:BLOCK|DECAY)\b|</|\Z)", re.I | re.M | re.S)
+_LHCGAN_INFO = re.compile(rb"<lhcgan>(.*?)</lhcgan>", re.S)
+
+
+def header_masses(header: bytes) -> dict[str, float]:
+    """The top and W pole masses a file was generated with, {"t": ..., "W": ...} GeV, where the header
+    says: lhcgan's ``<lhcgan>`` block, else an SLHA ``BLOCK MASS`` (MadGraph's param_card)."""
+    info = _LHCGAN_INFO.search(header)
+    if info:
+        try:
+            masses = json.loads(info.group(1)).get("masses") or {}
+            return {k: float(v) for k, v in masses.items() if k in ("t", "W")}
+        except (ValueError, AttributeError, TypeError):
+            return {}
+    block = _SLHA_MASS.search(header)
+    out = {}
+    if block:
+        for line in block.group(1).splitlines():
+            cols = line.split(b"#")[0].split()
+            if len(cols) >= 2 and cols[0] in (b"6", b"24"):
+                try:
+                    out["t" if cols[0] == b"6" else "W"] = float(cols[1])
+                except ValueError:
+                    pass
+    return out
 
 
 class LHEReader:
@@ -117,6 +149,8 @@ class LHEReader:
                 if b"<LesHouchesEvents" not in buffer[: buffer.index(b"</init>")]:
                     raise self._not_lhe()
                 self.init = _parse_init(buffer, self.path)
+                if self.init.masses:  # the pole masses the sample was made with: in-peak windows, parametrisation
+                    self.process = self.process.with_masses(self.init.masses)
                 buffer = buffer[buffer.index(b"</init>") + 7 :]
             end = buffer.rfind(b"</event>")
             if end < 0:
@@ -205,9 +239,10 @@ class LHEReader:
             j = int(np.nonzero(sel.accepted)[0][np.argmax(bad)])
             raise NonFiniteError("NaN or infinite XWGTUP", path=self.path, event=n_before + j,
                                  hint="fix or remove this event")
-        self.report.add(n, int(sel.accepted.sum()), sel.skipped, weights)
         idx = sel.index[sel.accepted]
-        return Events(p[idx], pid[idx], weights, self.process, self._meta())
+        events = Events(p[idx], pid[idx], weights, self.process, self._meta())
+        self.report.add(n, len(events), sel.skipped, weights, events.channel_counts())
+        return events
 
     def _meta(self) -> dict:
         assert self.init is not None
@@ -219,6 +254,7 @@ class LHEReader:
             "beam_energies": list(self.init.energies),
             "cross_section_pb": float(sum(self.init.cross_sections)),
             "generator": self.init.generator,
+            **({"masses": self.init.masses} if self.init.masses else {}),
         }
 
     def _malformed(self, event: int, what: str) -> MalformedFileError:
@@ -232,7 +268,3 @@ class LHEReader:
                 raise self._malformed(n_before + j, f"unreadable {what}")
         raise self._malformed(n_before, f"unreadable {what}")  # pragma: no cover - invariant
 
-
-def iterate_lhe(path: str | os.PathLike[str], process: Process = TTBAR) -> Iterator[Events]:
-    """Yield chunks of `Events` from an LHE file; see `LHEReader`."""
-    yield from LHEReader(path, process)

@@ -20,6 +20,7 @@ class ReadReport:
         sum_w, sum_w2: Σw and Σw² of the accepted events (their count where the file has no weights).
         negative: accepted events with a negative weight.
         weighted: whether the file carried weights that differ between events.
+        channels: accepted events per decay channel.
     """
 
     path: str
@@ -30,13 +31,17 @@ class ReadReport:
     sum_w2: float = 0.0
     negative: int = 0
     weighted: bool = False
+    channels: Counter[str] = field(default_factory=Counter)
     _first_w: float | None = field(default=None, repr=False)
 
-    def add(self, read: int, accepted: int, skipped: Counter[str], weights: np.ndarray | None = None) -> None:
-        """Count one chunk; ``weights`` (accepted,) are the accepted events' weights, None for unweighted."""
+    def add(self, read: int, accepted: int, skipped: Counter[str], weights: np.ndarray | None = None,
+            channels: Counter[str] | None = None) -> None:
+        """Count one chunk; ``weights`` (accepted,) are the accepted events' weights, None for unweighted;
+        ``channels`` the accepted events per channel."""
         self.read += read
         self.accepted += accepted
         self.skipped.update(skipped)
+        self.channels.update(channels or {})
         if weights is None:
             self.sum_w += accepted
             self.sum_w2 += accepted
@@ -57,9 +62,13 @@ class ReadReport:
         return self.sum_w**2 / self.sum_w2 if self.sum_w2 > 0 else 0.0
 
     def summary(self) -> str:
-        """One line, e.g. '1000 read, 990 accepted, 10 skipped (10 × semileptonic ...)', plus the weights."""
+        """One line, e.g. '1000 read, 990 accepted: 570 allhad, 360 ljets, 60 dilep; 10 skipped (10 × W → τν ...)',
+        plus the weights."""
         n_skip = sum(self.skipped.values())
-        text = f"{self.path}: {self.read} read, {self.accepted} accepted, {n_skip} skipped"
+        text = f"{self.path}: {self.read} read, {self.accepted} accepted"
+        if self.channels:
+            text += ": " + ", ".join(f"{k} {name}" for name, k in self.channels.items())
+        text += f"; {n_skip} skipped"
         if n_skip:
             text += " (" + "; ".join(f"{n} × {why}" for why, n in self.skipped.most_common()) + ")"
         if self.weighted:
@@ -70,4 +79,5 @@ class ReadReport:
     def to_dict(self) -> dict:
         return {"path": self.path, "read": self.read, "accepted": self.accepted, "skipped": dict(self.skipped),
                 "sum_weights": self.sum_w, "negative_weights": self.negative,
-                "effective_size": self.effective_size, "weighted": self.weighted}
+                "effective_size": self.effective_size, "weighted": self.weighted,
+                "channels": dict(self.channels)}

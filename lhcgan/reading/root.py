@@ -33,7 +33,7 @@ from lhcgan import physics
 from lhcgan.errors import LhcganError, MalformedFileError, NonFiniteError, SchemaError
 from lhcgan.events import Events
 from lhcgan.process import TTBAR, Process
-from lhcgan.reading.decay import LEPTONS, find_slots
+from lhcgan.reading.decay import TAU, TAUS, classify, find_slots
 from lhcgan.reading.report import ReadReport
 from lhcgan.reading.source import check_exists
 from lhcgan.rootschema import COLLECTION, LEGACY_COLLECTION, METADATA, WEIGHT_BRANCHES
@@ -45,8 +45,8 @@ SCHEMAS = {
     "LHEPart": ("LHEPart", ("pdgId", "status")),
     "GenPart": ("GenPart", ("pdgId", "genPartIdxMother")),
 }
-LHE_LEPTONIC = "leptons among the outgoing LHE partons (semileptonic, dileptonic or not tt̄)"
-LHE_NO_MATCH = "outgoing LHE quarks do not form b b̄ (u d̄)(d ū) (no mother links in LHEPart to follow)"
+LHE_NO_MATCH = ("outgoing LHE partons do not form b b̄ and one W⁺ and one W⁻ decay (no mother links in "
+                "LHEPart to follow)")
 
 
 MAX_PARTICLES = 100_000  # per event: more is a damaged count, not a collision
@@ -82,6 +82,8 @@ class RootReader:
             self.file = uproot.open(self.path)
             self.tree, self.collection = self._find_tree(collection)
             self.meta = self._metadata()
+            if "masses" in self.meta:  # the pole masses the sample was made with
+                self.process = self.process.with_masses(self.meta["masses"])
             keys = set(self.tree.keys())
             self.weight_branch = next((b for b in WEIGHT_BRANCHES if b in keys), None)
         except LhcganError:
@@ -126,6 +128,9 @@ class RootReader:
                                          hint="the file is damaged: regenerate it")
             meta |= {k: v for k, v in stored.items() if k in ("ecm", "cross_section_pb", "generator", "seed")}
             meta["lhcgan_metadata"] = stored
+            masses = stored.get("masses")
+            if isinstance(masses, dict) and all(isinstance(masses.get(k), (int, float)) for k in ("t", "W")):
+                meta["masses"] = {k: float(masses[k]) for k in ("t", "W")}
         return meta
 
     def __iter__(self) -> Iterator[Events]:
@@ -214,26 +219,38 @@ class RootReader:
             event = n_before + int(np.nonzero(accepted)[0][np.argmax(~finite)])
             raise NonFiniteError("NaN or infinite momentum", path=self.path, event=event, hint="fix or remove this event")
         w = None if weights is None else weights[accepted]
-        self.report.add(n, int(accepted.sum()), skipped, w)
-        return Events(p[idx], pid[idx], w, self.process, dict(self.meta))
+        events = Events(p[idx], pid[idx], w, self.process, dict(self.meta))
+        self.report.add(n, len(events), skipped, w, events.channel_counts())
+        return events
 
     def _lhcgan_slots(self, counts: np.ndarray, pid: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, Counter]:
         k = self.process.n_particles
         if (counts != k).any():
             raise SchemaError(f"nParticle must be {k} in lhcgan files", path=self.path, event=int(np.argmax(counts != k)))
         index = np.arange(n * k).reshape(n, k)
-        return index, np.ones(n, dtype=bool), Counter()
+        slot_ok = np.all([np.isin(pid[index[:, i]], self.process.possible_ids(i)) for i in range(k)], axis=0)
+        if not slot_ok.all():  # a file that is not lhcgan's process: refused, not read as something else
+            j = int(np.argmax(~slot_ok))
+            raise SchemaError(f"event with PDG ids {pid[index[j]].tolist()} outside {self.process.name}'s slots",
+                              path=self.path, event=j, hint="the file is damaged or not lhcgan output")
+        accepted, reasons = classify(pid[index], self.process)
+        return index, accepted, Counter(reasons[~accepted].tolist())
 
     def _by_flavour(
         self, pid: np.ndarray, status: np.ndarray, ev: np.ndarray, n: int
     ) -> tuple[np.ndarray, np.ndarray, Counter]:
+        """Slots by flavour and charge among the outgoing partons: each slot's ids (in any channel of the
+        full process) are distinct from every other slot's, so one parton per slot is unique."""
         outgoing = status == 1
         index = np.full((n, self.process.n_particles), -1, dtype=np.int64)
         ok = np.ones(n, dtype=bool)
-        for i, slot in enumerate(self.process.slots):
-            mask = outgoing & np.isin(pid, slot.pdg)
+        for i in range(self.process.n_particles):
+            mask = outgoing & np.isin(pid, self.process.possible_ids(i))
             ok &= np.bincount(ev[mask], minlength=n) == 1
             index[ev[mask], i] = np.nonzero(mask)[0]
-        leptonic = np.bincount(ev[outgoing & np.isin(np.abs(pid), LEPTONS)], minlength=n) > 0
-        skipped = Counter({LHE_LEPTONIC: int((~ok & leptonic).sum()), LHE_NO_MATCH: int((~ok & ~leptonic).sum())})
-        return index, ok, +skipped
+        tau = np.bincount(ev[outgoing & np.isin(np.abs(pid), TAUS)], minlength=n) > 0
+        reasons = np.where(tau, TAU, LHE_NO_MATCH).astype(object)
+        good = ok & ~tau
+        reasons[good] = classify(pid[index[good]], self.process)[1]
+        accepted = reasons == ""
+        return index, accepted, Counter(reasons[~accepted].tolist())

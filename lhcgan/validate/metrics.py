@@ -11,6 +11,7 @@ import numpy as np
 
 from lhcgan import physics
 from lhcgan.events import Events
+from lhcgan.process import Process
 from lhcgan.stats import weighted_mean_std
 from lhcgan.validate.worth import WorthReference, recoils, worth, worth_names
 
@@ -72,12 +73,13 @@ def chi2_ndf(a: np.ndarray, b: np.ndarray, bins: int = 40, wa: np.ndarray | None
     return float(chi2 / max(ok.sum() - 1, 1))
 
 
-def in_peak_fractions(events: Events) -> dict[str, float]:
-    """Fraction of events (of Σw, when weighted) with |m − m₀| < Γ for each resonance (m₀, Γ from the process)."""
+def in_peak_fractions(events: Events, process: Process | None = None) -> dict[str, float]:
+    """Fraction of events (of Σw, when weighted) with |m − m₀| < Γ for each resonance (m₀, Γ from
+    ``process``, by default the events' own: give the truth's to judge two samples in the same windows)."""
     m = events.resonance_masses()
     w = np.ones(len(m)) if events.weights is None else events.weights
-    return {r.name: float(np.sum(w * (np.abs(m[:, k] - r.mass) < r.width)) / np.sum(w))
-            for k, r in enumerate(events.process.resonances)}
+    res = (process or events.process).resonances
+    return {r.name: float(np.sum(w * (np.abs(m[:, k] - r.mass) < r.width)) / np.sum(w)) for k, r in enumerate(res)}
 
 
 def pt_balance_median(events: Events) -> float:
@@ -225,7 +227,7 @@ def summarise(generated: Events, truth: Events, *, training_size: int | None = N
         sigma = float(weighted_mean_std(ot[name], wt)[1])
         w1[name] = wasserstein1(og[name], ot[name], wg, wt) / sigma if sigma > 0 else 0.0
         chi2[name] = chi2_ndf(og[name], ot[name], wa=wg, wb=wt)
-    fg, ft = in_peak_fractions(generated), in_peak_fractions(truth)
+    fg, ft = in_peak_fractions(generated, truth.process), in_peak_fractions(truth)
     metrics = {
         "n_generated": len(generated),
         "n_truth": len(truth),

@@ -43,8 +43,10 @@ _LINE = " %d %d %d %d %d %d " + " ".join([_NUM] * 5) + " 0 9\n"
 class _Layout:
     """The LHE line layout of a process: which lines are resonances and slots, with mothers and colours."""
 
-    def __init__(self, process: Process, recoil: bool = False) -> None:
-        tops = [r for r in process.resonances if r.parent is None]
+    def __init__(self, process: Process, recoil: bool = False, modes: tuple[int, ...] = ()) -> None:
+        """``modes``: the mode index of each of ``process.decaying`` (colourless leptonic decays get no colour)."""
+        tops = list(process.primaries)
+        mode_of = {r.name: r.modes[m] for r, m in zip(process.decaying, modes)}
         self.recoil = recoil
         if len(tops) != 2 or sorted(np.sign([t.pdg for t in tops])) != [-1, 1]:
             raise ConfigError(f"the LHE writer needs a quark–antiquark pair of primary resonances, {process.name} has none")
@@ -84,6 +86,8 @@ class _Layout:
                 self.mothers.append((pos[("res", parent.name)],) * 2)
                 if parent.name in colour_of_res:  # t → b keeps the top's colour
                     self.colours.append(colour_of_res[parent.name])
+                elif parent.name in mode_of and not mode_of[parent.name].coloured:  # W → ℓν
+                    self.colours.append((0, 0))
                 elif slot.pdg[0] > 0:  # colour-singlet W → q q̄′: a fresh line per W
                     self.colours.append((next_colour, 0))
                 else:
@@ -97,11 +101,11 @@ class _Layout:
         self.template = "<event>\n %d 1 %.10e %.10e %.10e %.10e\n" + _LINE * len(self.lines) + "</event>\n"
 
 
-def _init_block(ecm: float, xsec: float, idwtup: int) -> str:
+def _init_block(ecm: float, xsec: float, idwtup: int, beams: tuple[int, int] = (2212, 2212)) -> str:
     e = ecm / 2
     return (
         "<init>\n"
-        f" 2212 2212 {e:.10e} {e:.10e} 0 0 0 0 {idwtup} 1\n"
+        f" {beams[0]} {beams[1]} {e:.10e} {e:.10e} 0 0 0 0 {idwtup} 1\n"
         f" {xsec:.10e} 0.0000000000e+00 {xsec:.10e} 1\n"
         "</init>\n"
     )
@@ -144,9 +148,8 @@ def _event_table(events: Events, layout: _Layout, ecm: float) -> tuple[np.ndarra
     for kind, item in layout.lines:
         ids.append(np.full(n, GLUON) if kind in ("in", "recoil") else np.full(n, item.pdg) if kind == "res"
                    else events.pdg[:, item])
-    top_pt = [physics.pt(res_p4[r.name][:, 1:]) for r in proc.resonances if r.parent is None]
-    mt = [np.sqrt(pt**2 + r.mass**2) for pt, r in zip(top_pt, [r for r in proc.resonances if r.parent is None])]
-    scale = 0.5 * (mt[0] + mt[1])
+    # the mean transverse mass of the primary resonances
+    scale = np.mean([np.sqrt(physics.pt(res_p4[r.name][:, 1:]) ** 2 + r.mass**2) for r in proc.primaries], axis=0)
     cols = [np.full(n, len(layout.lines)).astype(float)]
     weight = np.ones(n) if events.weights is None else events.weights
     header = [weight, scale, np.full(n, AQEDUP), np.full(n, AQCDUP)]
@@ -190,24 +193,32 @@ def write_lhe(
     chunks = as_chunks(events)
     n_written = n_dropped = 0
     with atomic_output(path) as tmp, _open_text(tmp, gz) as out:
-        layout = recoil_layout = None
+        layouts: dict[tuple, _Layout] = {}  # by (modes, recoil): colour flow and lines differ
         for chunk in chunks:
-            if layout is None:
-                layout, recoil_layout = _Layout(chunk.process), _Layout(chunk.process, recoil=True)
+            if not layouts:
+                layouts[()] = _Layout(chunk.process)  # fails early for a process the writer cannot lay out
                 ecm = float(ecm or chunk.meta.get("ecm") or 13000.0)
                 xsec = float(cross_section_pb or chunk.meta.get("cross_section_pb") or 1.0)
                 unweighted = chunk.weights is None or np.all(chunk.weights == 1.0)
-                info = {"lhcgan_version": __version__, "process": chunk.process.name}
+                info = {"lhcgan_version": __version__, "process": chunk.process.name,
+                        "masses": chunk.process.pole_masses()}
                 info |= {k: v for k, v in chunk.meta.items() if k in ("source", "seed", "generator")}
                 info |= metadata or {}
                 out.write('<LesHouchesEvents version="3.0">\n<header>\n<lhcgan>\n')
                 out.write(json.dumps(info, default=str) + "\n</lhcgan>\n</header>\n")
-                out.write(_init_block(ecm, xsec, 3 if unweighted else -4))
+                beams = tuple(chunk.meta.get("beams") or (2212, 2212))  # the input's, where known (pp̄ at the Tevatron)
+                out.write(_init_block(ecm, xsec, 3 if unweighted else -4, beams))
             assert ecm is not None
             recoils = physics.pt_balance(chunk.momenta) > physics.BALANCED  # these get a recoil gluon
+            keys = np.concatenate([chunk.process.modes_of(chunk.pdg), recoils[:, None]], axis=1)
             texts = np.empty(len(chunk), dtype=object)
             ok = np.zeros(len(chunk), dtype=bool)
-            for lay, mask in ((layout, ~recoils), (recoil_layout, recoils)):
+            for key in np.unique(keys, axis=0):
+                mask = (keys == key).all(axis=1)
+                k = tuple(int(v) for v in key)
+                if k not in layouts:
+                    layouts[k] = _Layout(chunk.process, recoil=bool(k[-1]), modes=k[:-1])
+                lay = layouts[k]
                 if mask.any():
                     table, ok_part = _event_table(chunk[mask], lay, ecm)
                     texts[np.nonzero(mask)[0][ok_part]] = [lay.template % tuple(row) for row in table[ok_part].tolist()]
@@ -215,7 +226,7 @@ def write_lhe(
             n_dropped += int((~ok).sum())
             out.write("".join(texts[ok].tolist()))
             n_written += int(ok.sum())
-        if layout is None:
+        if not layouts:
             raise ConfigError("no events to write", path=path)
         out.write("</LesHouchesEvents>\n")
     if n_dropped:

@@ -86,9 +86,11 @@ def write_root(
 
             process = None
             flavours: Counter[tuple[int, ...]] = Counter()
+            channels: Counter[str] = Counter()
             for chunk in as_chunks(events):
                 process, last_meta = chunk.process, chunk.meta  # the last chunk knows most (e.g. σ)
                 flavours.update(chunk.flavour_counts())
+                channels.update(chunk.channel_counts())
                 pending.append(chunk)
                 n_pending += len(chunk)
                 n_total += len(chunk)
@@ -99,9 +101,11 @@ def write_root(
                 "lhcgan_version": __version__,
                 "n_events": n_total,
                 "process": None if process is None else process.to_dict(),
+                "masses": None if process is None else process.pole_masses(),
+                "channels": dict(channels),
                 "flavour_fractions": to_fraction_table(counts_to_fractions(flavours)) if n_total else None,
             }
-            info |= {k: v for k, v in last_meta.items() if k in ("source", "ecm", "cross_section_pb", "generator", "seed", "bias", "isr")}
+            info |= {k: v for k, v in last_meta.items() if k in ("source", "ecm", "cross_section_pb", "generator", "seed", "bias", "isr", "channel")}
             info |= metadata or {}
             f[METADATA] = json.dumps(info, default=str)
     return n_total

@@ -135,7 +135,10 @@ def test_pythia_showers_the_file(showerable, capfd):
     assert n_fail == 0 and n_hadrons > 300 * 50  # showered and hadronised
     problems = [ln for ln in out.splitlines() if re.search(r"\|\s+\d+\s+(Error|Abort)", ln)]
     assert not problems, problems
-    assert re.search(r"\|\s+\d+\s+Warning", out) is None or "HadronWidths" in out  # only hadron-width notes
+    # no warnings but hadron-width notes and, in at most 1 % of events, Pythia's own rounding after
+    # hadronisation (the input conserves four-momentum to 1e-6, checked above)
+    for n, what in re.findall(r"\|\s+(\d+)\s+Warning in ([^|]*)", out):
+        assert "HadronWidths" in what or ("not quite conserved" in what and int(n) <= 3), what
 
 
 def test_unphysical_initial_state_is_dropped(ttbar, tmp_path):

@@ -21,7 +21,8 @@ def test_round_trip(ttbar, tmp_path):
     np.testing.assert_allclose(again.resonance_masses(), ttbar.resonance_masses(), rtol=1e-5)
     meta = json.loads(str(uproot.open(path)[METADATA]))
     assert meta["seed"] == 42 and meta["n_events"] == len(ttbar)
-    assert meta["lhcgan_version"] == lhcgan.__version__ and meta["process"]["name"] == "ttbar_allhadronic"
+    assert meta["lhcgan_version"] == lhcgan.__version__ and meta["process"]["name"] == "ttbar:allhad"
+    assert meta["masses"] == {"t": 173.0, "W": 80.385} == again.process.pole_masses()  # Pythia's, carried along
     assert meta["source"] == str(ttbar.meta["source"]) and meta["ecm"] == 13000
     assert sum(meta["flavour_fractions"].values()) == pytest.approx(1)
     # read → write → read is stable
