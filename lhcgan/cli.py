@@ -8,14 +8,18 @@ import warnings
 from collections.abc import Sequence
 
 from lhcgan.errors import LhcganError
+from lhcgan.process import CHANNELS
 from lhcgan.version import __version__
+
+PYTHIA_MT, PYTHIA_MW = 173.0, 80.385  # Pythia 8's defaults (lhcgan.simulate checks them), for the help text
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from lhcgan.simulate import simulate
 
     report = simulate(args.events, args.output, ecm=args.ecm, seed=args.seed, progress=not args.quiet,
-                      pythia_lhef=False if args.lhcgan_lhe else None, bias=args.bias, isr=args.isr)
+                      pythia_lhef=False if args.lhcgan_lhe else None, bias=args.bias, isr=args.isr,
+                      channel=args.channel, mt=args.mt, mw=args.mw)
     print(report.summary())
     print(f"wrote {args.output}")
     return 0
@@ -26,7 +30,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     from lhcgan.writing import output_format, write
 
     output_format(args.output)  # fail on a bad suffix before reading anything
-    reader = open_reader(args.input, collection=args.collection)
+    reader = open_reader(args.input, collection=args.collection, channels=args.channel)
     kwargs = {"ecm": args.ecm} if args.ecm and output_format(args.output) == "lhe" else {}
     n = write(checked(reader), args.output, **kwargs)
     print(reader.report.summary())
@@ -71,7 +75,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     config = load_card(args.preset, args.card, overrides)
     if args.resume and (run_dir / "card.yaml").is_file() and not args.card:
         config = load_card(args.preset, run_dir / "card.yaml", overrides)
-    events = read(args.input)
+    events = read(args.input, channels=args.channel)
     size = args.ensemble
     if size < 1:
         raise ConfigError(f"--ensemble takes a number of models ≥ 1, got {size}")
@@ -144,10 +148,12 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from lhcgan.generate import generate, generate_shards
 
     if args.shards > 1:
-        manifest = generate_shards(args.events, args.output, shards=args.shards, model=args.model, seed=args.seed)
+        manifest = generate_shards(args.events, args.output, shards=args.shards, model=args.model, seed=args.seed,
+                                   channel=args.channel)
         print(f"wrote {args.events} events in {args.shards} files; manifest {manifest}")
         return 0
-    n = generate(args.events, args.output, model=args.model, seed=args.seed, progress=not args.quiet)
+    n = generate(args.events, args.output, model=args.model, seed=args.seed, progress=not args.quiet,
+                 channel=args.channel)
     print(f"wrote {n} events to {args.output}")
     return 0
 
@@ -157,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"lhcgan {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("simulate", help="generate a tt̄ → 6 quark truth sample with Pythia 8")
+    p = sub.add_parser("simulate", help="generate a parton-level tt̄ truth sample with Pythia 8")
     p.add_argument("--events", "-n", type=int, default=10000, help="number of events (default 10000)")
     p.add_argument("--ecm", type=float, default=13000.0, help="centre-of-mass energy in GeV (default 13000)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
@@ -167,6 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bias", type=float, default=None, metavar="POW",
                    help="biased generation ∝ (p̂T/100 GeV)^POW, weighted back (fills the m(tt̄) and pT tails)")
     p.add_argument("--isr", action="store_true", help="initial-state radiation on: the tt̄ system recoils")
+    p.add_argument("--channel", default="allhad", choices=[*CHANNELS, "all"],
+                   help="decay channel: all-hadronic (default), ℓ+jets, dilepton (ℓ = e, μ), or all of them")
+    p.add_argument("--mt", type=float, help=f"top pole mass in GeV (default Pythia's, {PYTHIA_MT})")
+    p.add_argument("--mw", type=float, help=f"W pole mass in GeV (default Pythia's, {PYTHIA_MW})")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_simulate)
 
@@ -176,11 +186,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--collection", default="auto", choices=["auto", "lhcgan", "LHEPart", "GenPart"],
                    help="which ROOT collection to read (default: detected)")
     p.add_argument("--ecm", type=float, default=None, help="collider energy in GeV for LHE output (default: from input)")
+    p.add_argument("--channel", action="append", choices=CHANNELS,
+                   help="keep only this decay channel (repeatable; default: every channel)")
     p.set_defaults(func=_cmd_convert)
 
     p = sub.add_parser("fit", help="train the GAN on a tt̄ sample, generate and write events")
     p.add_argument("input", help="training sample: .lhe[.gz], lhcgan .root or NanoAOD .root")
     p.add_argument("--preset", default="default", help="settings preset: default or paper")
+    p.add_argument("--channel", action="append", choices=CHANNELS,
+                   help="train on this decay channel only (repeatable; default: every channel in the sample)")
     p.add_argument("--card", help="YAML card with settings that override the preset")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting (repeatable)")
     p.add_argument("--iterations", type=int, help="generator updates")
@@ -214,6 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--events", "-n", type=int, required=True, help="number of events")
     p.add_argument("-o", "--output", required=True, help="output file: .root, .lhe or .lhe.gz")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("--channel", choices=CHANNELS,
+                   help="generate this decay channel only (default: the channel mix of the training sample)")
     p.add_argument("--shards", type=int, default=1,
                    help="write this many ROOT files, each from its own process and random stream, plus a manifest")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

@@ -23,6 +23,7 @@ def generate(
     shard: int = 0,
     chunk: int = CHUNK,
     progress: bool = False,
+    channel: str | None = None,
 ) -> int:
     """Write ``n`` generated events to ``path`` (.root, .lhe, .lhe.gz); return how many were written.
 
@@ -30,6 +31,7 @@ def generate(
         model: a `TrainedModel` or `Ensemble`, a model file, or None for the shipped tt̄ model.
         seed: fixes the noise and the flavours; ``shard`` selects an independent stream.
         chunk: events per generated chunk; memory is O(chunk) for any n.
+        channel: one decay channel of the model's ("allhad", "ljets", "dilep"); None: the learnt mix.
     """
     output_format(path)  # fail on a bad suffix before any work
     if not isinstance(model, (TrainedModel, Ensemble)):
@@ -40,7 +42,7 @@ def generate(
         from tqdm import tqdm
 
         with tqdm(total=n, unit="ev", disable=not progress, desc="generate") as bar:
-            for events in model.iterate(n, seed=seed, chunk=chunk, shard=shard):
+            for events in model.iterate(n, seed=seed, chunk=chunk, shard=shard, channel=channel):
                 bar.update(len(events))
                 yield events
 
@@ -49,11 +51,11 @@ def generate(
 
 
 def _shard_worker(job: tuple) -> int:
-    n, path, model_path, seed, shard, threads = job
+    n, path, model_path, seed, shard, threads, channel = job
     import torch
 
     torch.set_num_threads(threads)
-    return generate(n, path, model=model_path, seed=seed, shard=shard)
+    return generate(n, path, model=model_path, seed=seed, shard=shard, channel=channel)
 
 
 def generate_shards(
@@ -64,6 +66,7 @@ def generate_shards(
     model: str | os.PathLike[str] | None = None,
     seed: int = 1,
     processes: int | None = None,
+    channel: str | None = None,
 ) -> Path:
     """Write n events into ``shards`` ROOT files, each from its own process and random stream.
 
@@ -86,7 +89,7 @@ def generate_shards(
     files = [path.with_name(f"{path.stem}_{k}.root") for k in range(shards)]
     processes = processes or min(shards, os.cpu_count() or 1)
     threads = max(1, (os.cpu_count() or 1) // processes)
-    jobs = [(c, f, model, seed, k, threads) for k, (c, f) in enumerate(zip(counts, files))]
+    jobs = [(c, f, model, seed, k, threads, channel) for k, (c, f) in enumerate(zip(counts, files))]
     with multiprocessing.get_context("spawn").Pool(processes) as pool:
         written = pool.map(_shard_worker, jobs)
     manifest = path.with_suffix(".json")

@@ -97,7 +97,7 @@ class Bridge(nn.Module):
     @property
     def n_features(self) -> int:
         return (len(self.mean) + (len(self.mass_mean) if self.disc_masses else 0)
-                + (len(self.mean) if self.disc_coordinates else 0))
+                + (len(self.mean) if self.disc_coordinates else 0) + self.process.n_condition)
 
     def to_momenta(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 18) network output → (B, 6, 3) float64 GeV, balanced in pT when ``conserve_pt``."""
@@ -112,7 +112,8 @@ class Bridge(nn.Module):
         return physics.resonance_masses(p, self.process)
 
     def features(self, p: torch.Tensor, masses: torch.Tensor | None = None,
-                 x: torch.Tensor | None = None, coords: torch.Tensor | None = None) -> torch.Tensor:
+                 x: torch.Tensor | None = None, coords: torch.Tensor | None = None,
+                 condition: torch.Tensor | None = None) -> torch.Tensor:
         """Discriminator inputs (B, n_features) float32 from momenta (B, 6, 3) GeV.
 
         Standardised momenta; then, if enabled, the standardised resonance masses and the
@@ -121,6 +122,8 @@ class Bridge(nn.Module):
         for generated events, the network output ``x`` (B, 18) they were built from spare
         recomputing them: the coordinates then come from ``realised(x)``, not from a map
         back from momenta. ``coords`` (B, 18), if known, are the coordinates themselves.
+        Last, the events' condition (B, n_condition), the decay modes, for a process of several
+        channels: the discriminator then judges p(event | channel).
         """
         parts = [((p.reshape(p.shape[0], -1) - self.mean.double()) / self.scale.double()).float()]
         if self.disc_masses:
@@ -130,37 +133,47 @@ class Bridge(nn.Module):
             if coords is None:
                 coords = self.param.forward(p) if x is None else self.param.realised(x, self.conserve_pt)
             parts.append(coords.float())
+        if self.process.n_condition:
+            assert condition is not None, "a process of several channels needs the events' condition"
+            parts.append(condition.float())
         return torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]
 
 
 class Generator(nn.Module):
-    """Noise (B, latent) → the parametrisation's coordinates (B, n_out).
+    """Noise (B, latent) and a condition (B, n_condition) → the parametrisation's coordinates (B, n_out).
 
     The noise is unit-variance logistic, the distribution the decay parametrisation gives
     each coordinate. With ``residual`` the network learns a correction to the identity on
     the first n_out noise components: it starts from independent, already correct
-    marginals and has to learn the correlations and the remaining shape.
+    marginals and has to learn the correlations and the remaining shape. The condition
+    (the decay channel, as 0/1 columns) enters the network beside the noise.
     """
 
-    def __init__(self, latent: int, hidden: int, layers: int, n_out: int, residual: bool = False) -> None:
+    def __init__(self, latent: int, hidden: int, layers: int, n_out: int, residual: bool = False,
+                 n_condition: int = 0) -> None:
         super().__init__()
         assert not residual or latent >= n_out, "a residual generator needs latent ≥ n_out"
         self.latent = latent
         self.n_out = n_out
         self.residual = residual
-        self.net = mlp(latent, hidden, layers, n_out)
+        self.n_condition = n_condition
+        self.net = mlp(latent + n_condition, hidden, layers, n_out)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """(B, latent) → (B, n_out) float32.
+    def forward(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, latent) and (B, n_condition) → (B, n_out) float32.
 
         Under bf16 autocast a plain generator runs its output layer in float32, so the
         coordinates carry float32 resolution, not bf16's three digits. A residual one
         stays in bf16 throughout: it only outputs a correction to its float32 noise,
         which bf16 rounds by a few MeV on a mass.
         """
+        inputs = z
+        if self.n_condition:
+            assert condition is not None and condition.shape[-1] == self.n_condition, "the generator needs its condition"
+            inputs = torch.cat([z, condition.to(z.dtype)], dim=-1)
         if self.residual:
-            return self.net(z).float() + z[:, : self.n_out]
-        h = self.net[:-1](z)
+            return self.net(inputs).float() + z[:, : self.n_out]
+        h = self.net[:-1](inputs)
         with torch.autocast(z.device.type, enabled=False):
             return self.net[-1](h.float())
 

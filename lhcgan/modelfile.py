@@ -52,7 +52,8 @@ class TrainedModel:
             "format": FORMAT,
             "lhcgan_version": __version__,
             "generator": {"latent": g.latent, "hidden": self.config.hidden, "layers": self.config.layers,
-                          "n_out": 3 * self.process.n_particles, "residual": g.residual},
+                          "n_out": 3 * self.process.n_particles, "residual": g.residual,
+                          "n_condition": g.n_condition},
             "generator_state": {k: v.cpu() for k, v in g.state_dict().items()},
             "bridge_state": {k: v.cpu() for k, v in self.bridge.state_dict().items()},
             "conserve_pt": self.bridge.conserve_pt,
@@ -87,7 +88,7 @@ class TrainedModel:
                         d["disc_masses"], d["disc_coordinates"])
         bridge.load_state_dict(bs)
         a = d["generator"]
-        gen = Generator(a["latent"], a["hidden"], a["layers"], a["n_out"], a["residual"])
+        gen = Generator(a["latent"], a["hidden"], a["layers"], a["n_out"], a["residual"], a.get("n_condition", 0))
         gen.load_state_dict(d["generator_state"])
         return cls(gen.eval(), bridge, process, FitConfig.from_dict(d["config"]),
                    from_fraction_table(d["flavour_fractions"]), d["meta"])
@@ -95,20 +96,46 @@ class TrainedModel:
     # -- sampling ----------------------------------------------------------------------------------
 
     @torch.no_grad()
-    def momenta(self, z: torch.Tensor) -> np.ndarray:
+    def momenta(self, z: torch.Tensor, pdg: np.ndarray | None = None) -> np.ndarray:
         """Noise (B, latent) → momenta (B, 6, 3) float64 GeV; the map back to momenta runs in float64.
 
-        The network runs in bf16 where it was trained so (``cpu_bf16``) and the CPU has native bf16.
+        ``pdg`` (B, 6), the events' flavours, give the condition (the decay channel) of a model of
+        several channels. The network runs in bf16 where it was trained so (``cpu_bf16``) and the
+        CPU has native bf16.
         """
+        if self.generator.n_condition:
+            if pdg is None:
+                raise InputError("this model covers several channels: give the events' flavours",
+                                 path=self.meta.get("source"), hint="use iterate() or sample()")
+            cond = torch.as_tensor(self.process.condition(pdg))
+        else:
+            cond = torch.zeros(len(z), 0)
         with autocast(z.device, self.config.bf16, self.config.cpu_bf16):
             # in slices whose activations stay in the CPU's cache: 3.5× faster than one big matmul here
-            x = torch.cat([self.generator(c).float() for c in z.split(NET_SLICE)])
+            x = torch.cat([self.generator(a, c if c.shape[1] else None).float()
+                           for a, c in zip(z.split(NET_SLICE), cond.split(NET_SLICE))])
         return self.bridge.to_momenta(x).numpy()
 
-    def iterate(self, n: int, seed: int = 1, chunk: int = 100_000, shard: int = 0) -> Iterator[Events]:
+    @property
+    def channels(self) -> list[str]:
+        """The decay channels the model generates (those of its training sample)."""
+        return [c.name for c in self.process.channels]
+
+    def channel_fractions(self) -> dict[str, float]:
+        """Fraction of the generated events in each channel (of the flavour fractions learnt)."""
+        out: dict[str, float] = {}
+        combos = np.array(list(self.flavour_fractions), dtype=np.int64)
+        for c, f in zip(self.process.channel_of(combos), self.flavour_fractions.values()):
+            out[self.channels[c]] = out.get(self.channels[c], 0.0) + f
+        return out
+
+    def iterate(self, n: int, seed: int = 1, chunk: int = 100_000, shard: int = 0,
+                channel: str | None = None) -> Iterator[Events]:
         """Yield exactly n generated events in chunks; ``seed`` (and ``shard``) fix the stream.
 
         Every event gets the model's exact symmetries (`lhcgan.symmetry`) with random parameters.
+        ``channel`` generates one decay channel only (its flavours in their learnt proportions);
+        by default the channel mix of the training sample.
         """
         from lhcgan.symmetry import randomise
 
@@ -119,13 +146,24 @@ class TrainedModel:
         rng_sym = np.random.default_rng(int(states[2]))  # a stream of its own: the i-th event's angle never moves
         meta = {"source": f"lhcgan generate (seed {seed})", "seed": int(seed),
                 **{k: self.meta[k] for k in ("ecm", "cross_section_pb") if self.meta.get(k)}}
+        fractions, process = self.flavour_fractions, self.process
+        if channel is not None:
+            if channel not in self.channels:
+                raise InputError(f"the model was trained on {', '.join(self.channels)}, not {channel}",
+                                 path=self.meta.get("source"), hint=f"choose --channel from {self.channels}")
+            c = self.channels.index(channel)
+            fractions = {k: f for k, f in fractions.items()
+                         if self.process.channel_of(np.array([k]))[0] == c}
+            process = self.process.restrict([channel])
+            if meta.get("cross_section_pb"):  # σ of the channel alone
+                meta["cross_section_pb"] *= self.channel_fractions()[channel]
         done = 0
         while done < n:
             k = min(chunk, n - done)
             z = self.generator.noise(k, gen)
-            p = self.momenta(z)
+            pdg = sample_flavours(k, fractions, rng)
+            p = self.momenta(z, pdg)
             ok = np.isfinite(p).all(axis=(1, 2))  # a NaN from the network is never written: the loop makes up for it
-            pdg = sample_flavours(k, self.flavour_fractions, rng)
             # pp collisions are symmetric about the beam (and under z → −z): random transforms make those
             # symmetries exact and leave every invariant quantity (pT, masses, ΔR) as generated
             # one row of numbers per event: the i-th event's transforms never move, whatever n or chunk
@@ -135,10 +173,10 @@ class TrainedModel:
                 raise InputError(f"the model made {k} non-finite events in a row", path=self.meta.get("source"),
                                  hint="the model is broken: retrain it")
             done += int(ok.sum())
-            yield Events(p[ok], pdg[ok], None, self.process, dict(meta))
+            yield Events(p[ok], pdg[ok], None, process, dict(meta))
 
-    def sample(self, n: int, seed: int = 1) -> Events:
-        return Events.concatenate(list(self.iterate(n, seed)))
+    def sample(self, n: int, seed: int = 1, channel: str | None = None) -> Events:
+        return Events.concatenate(list(self.iterate(n, seed, channel=channel)))
 
 
 @dataclass
@@ -168,12 +206,17 @@ class Ensemble:
         with atomic_output(path) as tmp:
             torch.save({"format": ENSEMBLE_FORMAT, "members": [m.payload() for m in self.members]}, tmp)
 
-    def iterate(self, n: int, seed: int = 1, chunk: int = 100_000, shard: int = 0) -> Iterator[Events]:
+    @property
+    def channels(self) -> list[str]:
+        return self.members[0].channels
+
+    def iterate(self, n: int, seed: int = 1, chunk: int = 100_000, shard: int = 0,
+                channel: str | None = None) -> Iterator[Events]:
         """Exactly n events, each chunk an equal, shuffled mixture of every member's events."""
         k = len(self.members)
         counts = [n // k + (i < n % k) for i in range(k)]
         per = -(-chunk // k)
-        streams = [m.iterate(c, seed=seed, chunk=per, shard=shard * k + i) for i, (m, c) in
+        streams = [m.iterate(c, seed=seed, chunk=per, shard=shard * k + i, channel=channel) for i, (m, c) in
                    enumerate(zip(self.members, counts))]
         rng = np.random.default_rng([int(seed), int(shard), k])
         while streams:
@@ -184,8 +227,8 @@ class Ensemble:
                 events = Events.concatenate(parts)
                 yield events[rng.permutation(len(events))]
 
-    def sample(self, n: int, seed: int = 1) -> Events:
-        return Events.concatenate(list(self.iterate(n, seed)))
+    def sample(self, n: int, seed: int = 1, channel: str | None = None) -> Events:
+        return Events.concatenate(list(self.iterate(n, seed, channel=channel)))
 
     def member_samples(self, n: int, seed: int = 1) -> list[Events]:
         """n events from every member alone, for the spread between them."""

@@ -19,7 +19,7 @@ import torch
 from lhcgan import physics
 from lhcgan.config import FitConfig, save_card
 from lhcgan.errors import TrainingError
-from lhcgan.events import Events, to_fraction_table
+from lhcgan.events import Events, sample_flavours, to_fraction_table
 from lhcgan.losses import discriminator_loss, generator_loss, resonance_mmd, roth_regularizer
 from lhcgan.model import Bridge, Discriminator, Generator, autocast, make_parametrisation
 from lhcgan.modelfile import TrainedModel
@@ -165,6 +165,7 @@ class Trainer:
                           "symmetric: z → −z is no symmetry of this sample and is not used", stacklevel=2)
             config = config.replace(symmetries=[s for s in config.symmetries if s != "reflect_z"])
         self.cfg = cfg = config
+        events = events.present()  # the process of the channels the sample holds: one channel, no condition
         #: the events training uses, and those held out for model selection and validation
         self.split_seed = cfg.seed if split_seed is None else split_seed
         self.events, self.heldout = split_holdout(events, cfg.holdout, self.split_seed)
@@ -211,7 +212,8 @@ class Trainer:
         self.bridge = Bridge(self.pre, self.feat, self.process, m_mean, m_std, self.conserve_pt,
                              cfg.disc_masses, cfg.disc_coordinates).to(self.device)
         n_out = 3 * self.process.n_particles
-        self.G = Generator(cfg.latent, cfg.hidden, cfg.layers, n_out, cfg.residual).to(self.device)
+        self.G = Generator(cfg.latent, cfg.hidden, cfg.layers, n_out, cfg.residual,
+                           self.process.n_condition).to(self.device)
         self.D = Discriminator(self.bridge.n_features, cfg.disc_hidden, cfg.disc_layers).to(self.device)
         self.G_ema = copy.deepcopy(self.G).requires_grad_(False)
         # DDP wraps the networks for the updates it synchronises; other forwards use the plain modules
@@ -231,12 +233,20 @@ class Trainer:
 
         self.real_p = torch.as_tensor(events.momenta, dtype=torch.float64, device=self.device)
         self.real_m = torch.as_tensor(masses, dtype=torch.float64, device=self.device)
+        # a sample of several channels: each event's decay modes condition both networks; generated events
+        # get conditions drawn with the (weighted) fractions of the sample's
+        cond = self.process.condition(events.pdg)
+        self.real_c = torch.as_tensor(cond, device=self.device)
+        rows, inverse = np.unique(cond, axis=0, return_inverse=True)
+        share = np.clip(np.bincount(inverse.ravel(), weights=self.weights, minlength=len(rows)), 0, None)
+        self.cond_rows = torch.as_tensor(rows, device=self.device)
+        self.cond_prob = torch.as_tensor(share / share.sum(), dtype=torch.float64, device=self.device)
         # with symmetries, real features are made per batch from transformed events; the decay coordinates
         # of every event and of its z-reflection are computed once, a rotation then moves only the tops' φ
         self.real_f = self.real_coords = None
         with torch.no_grad():
             if not cfg.symmetries:
-                self.real_f = self.bridge.features(self.real_p, self.real_m)
+                self.real_f = self.bridge.features(self.real_p, self.real_m, condition=self.real_c)
             elif self.bridge.disc_coordinates:
                 from lhcgan.symmetry import reflect_z
 
@@ -319,10 +329,16 @@ class Trainer:
                 angle = (2 * u[self.cfg.symmetries.index("azimuth")] - 1) * np.pi
                 coords = self.pre.rotated(coords, angle)
         with torch.no_grad():
-            return self.bridge.features(p, self.real_m[mine], coords=coords), self.real_mmd[idx], *signs
+            return (self.bridge.features(p, self.real_m[mine], coords=coords, condition=self.real_c[mine]),
+                    self.real_mmd[idx], *signs)
 
-    def _noise(self) -> torch.Tensor:
-        return self.G.noise(self.local_batch, self.noise_gen, self.device)
+    def _noise(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """This rank's noise (B/K, latent) and, for several channels, conditions drawn with the sample's fractions."""
+        z = self.G.noise(self.local_batch, self.noise_gen, self.device)
+        if not self.process.n_condition:
+            return z, None
+        pick = torch.multinomial(self.cond_prob, self.local_batch, replacement=True, generator=self.noise_gen)
+        return z, self.cond_rows[pick]
 
     @staticmethod
     def _check(*values: torch.Tensor, params=()) -> None:
@@ -337,18 +353,20 @@ class Trainer:
         """One iteration: ``d_steps`` discriminator updates, one generator update, EMA."""
         cfg = self.cfg
         # one generated batch, with its graph, serves the last discriminator update and the generator update
+        z, c = self._noise()
         with self._autocast():
-            x = self.G_train(self._noise())
+            x = self.G_train(z, c)
         p = self.bridge.to_momenta(x)
         m = self.bridge.masses(p)
-        f_gen = self.bridge.features(p, m, x)
+        f_gen = self.bridge.features(p, m, x, condition=c)
         for k in range(cfg.d_steps):
             f_real, _, sign, _ = self._real_batch()
             if k < cfg.d_steps - 1:
                 with torch.no_grad():
+                    z_k, c_k = self._noise()
                     with self._autocast():
-                        x_k = self.G(self._noise())
-                    f_fake = self.bridge.features(self.bridge.to_momenta(x_k), x=x_k)
+                        x_k = self.G(z_k, c_k)
+                    f_fake = self.bridge.features(self.bridge.to_momenta(x_k), x=x_k, condition=c_k)
             else:
                 f_fake = f_gen
             # lazy regularisation: every reg_every-th step, weighted up to keep the average
@@ -411,12 +429,14 @@ class Trainer:
 
         z = self.G_ema.noise(SELECT_EVENTS, torch.Generator(device=self.device).manual_seed(self.cfg.seed + 3),
                              self.device)
+        pdg = sample_flavours(SELECT_EVENTS, self.events.flavour_fractions(), np.random.default_rng([self.cfg.seed, 4]))
+        c = torch.as_tensor(self.process.condition(pdg), device=self.device) if self.process.n_condition else None
         with self._autocast():
-            x = self.G_ema(z)
+            x = self.G_ema(z, c)
         p = self.bridge.to_momenta(x).cpu().numpy()
-        p = p[np.isfinite(p).all(axis=(1, 2))]
-        p = randomise(p, self.cfg.symmetries, np.random.default_rng([self.cfg.seed, 3]).random)
-        gen = Events(p, np.repeat(self.events.pdg[:1], len(p), axis=0), process=self.process)
+        ok = np.isfinite(p).all(axis=(1, 2))
+        p = randomise(p[ok], self.cfg.symmetries, np.random.default_rng([self.cfg.seed, 3]).random)
+        gen = Events(p, pdg[ok], process=self.process)
         return float(self._select_ref.measure(observables(gen), intrinsic=True)["inverse_worth"])
 
     def _select(self) -> float:
