@@ -47,7 +47,6 @@ def _run(rank: int, world: int, port: int, events, preset: str, steps: int, thre
     t0 = time.perf_counter()
     for _ in range(steps):
         trainer.step()
-        trainer.iteration += 1
     dt = time.perf_counter() - t0
     if rank == 0:
         (Path(out) / f"time{world}").write_text(str(dt))

@@ -238,9 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _leave_process_group() -> None:
-    import sys as _sys
-
-    td = _sys.modules.get("torch.distributed")
+    td = sys.modules.get("torch.distributed")
     if td is not None and td.is_available() and td.is_initialized():
         td.destroy_process_group()
 

@@ -13,12 +13,14 @@ import yaml
 from lhcgan.errors import ConfigError
 
 CARDS = Path(__file__).resolve().parent / "cards"
-KERNELS = ("breit-wigner", "gauss", "cauchy")
 
 
 @dataclass
 class FitConfig:
     """Everything that defines a training run. Units: GeV for widths.
+
+    The defaults are those of ``cards/default.yaml`` (a test holds them equal), so a run from
+    Python and one from the command line train alike.
 
     Attributes:
         layers, hidden: generator depth and width (hidden layers × units).
@@ -73,25 +75,25 @@ class FitConfig:
     residual: bool = True
     parametrisation: str = "decay"
     batch: int = 1024
-    iterations: int = 20000
-    lr: float = 5e-4
+    iterations: int = 10000
+    lr: float = 2e-4
     lr_d: float | None = None
     betas: tuple[float, float] = (0.5, 0.9)
-    lr_decay: float = 1e-4
+    lr_decay: float = 5e-4
     d_steps: int = 1
     reg_weight: float = 1e-3
-    reg_every: int = 1
+    reg_every: int = 4
     mmd_weight: float = 5.0
     mmd_kernel: str = "breit-wigner"
     mmd_widths: dict[str, list[float]] | None = None
-    mmd_system: list[float] = field(default_factory=list)
+    mmd_system: list[float] = field(default_factory=lambda: [50.0, 200.0])
     disc_masses: bool = True
     disc_coordinates: bool = True
     conserve_pt: bool | None = None
     ema: float = 0.999
-    select_every: int = 0
+    select_every: int = 500
     symmetries: list[str] = field(default_factory=lambda: ["azimuth", "reflect_z"])
-    holdout: float = 0.0
+    holdout: float = 0.1
     weight_power: float = 0.5
     seed: int = 1
     checkpoint_every: int = 1000
@@ -103,8 +105,11 @@ class FitConfig:
 
     def __post_init__(self) -> None:
         self.betas = tuple(float(b) for b in self.betas)  # type: ignore[assignment]
+        from lhcgan.losses import KERNELS
+        from lhcgan.model import PARAMETRISATIONS
+
         if self.mmd_kernel not in KERNELS:
-            raise ConfigError(f"mmd_kernel must be one of {KERNELS}, got {self.mmd_kernel!r}")
+            raise ConfigError(f"mmd_kernel must be one of {tuple(KERNELS)}, got {self.mmd_kernel!r}")
         for name in ("layers", "hidden", "disc_layers", "disc_hidden", "latent", "batch", "iterations", "d_steps", "reg_every",
                      "checkpoint_every", "log_every"):
             if int(getattr(self, name)) < 1:
@@ -125,8 +130,8 @@ class FitConfig:
             raise ConfigError(f"weight_power must be in [0, 1], got {self.weight_power}")
         if not 0 <= self.holdout < 1:
             raise ConfigError(f"holdout must be a fraction in [0, 1), got {self.holdout}")
-        if self.parametrisation not in ("decay", "momenta"):
-            raise ConfigError(f"parametrisation must be decay or momenta, got {self.parametrisation!r}")
+        if self.parametrisation not in PARAMETRISATIONS:
+            raise ConfigError(f"parametrisation must be one of {tuple(PARAMETRISATIONS)}, got {self.parametrisation!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"device must be auto, cpu or cuda, got {self.device!r}")
 

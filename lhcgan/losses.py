@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -42,36 +44,45 @@ def roth_regularizer(
     return ((1 - d_real) ** 2 * g_real.pow(2).sum(-1)).mean() + (d_fake**2 * g_fake.pow(2).sum(-1)).mean()
 
 
-def kernel(d2: torch.Tensor, width: float, name: str) -> torch.Tensor:
-    """k(x, y) from the squared distance d² = (x − y)², GeV².
+@dataclass(frozen=True)
+class Kernel:
+    """An MMD kernel of the squared distance d² (GeV²), in one of two families the fused MMD evaluates:
+    "exp", k = exp(c d²), or "rational", k = c / (d² + c), with c = ``constant(width)``.
 
-    * breit-wigner: (Γ/2)² / (d² + (Γ/2)²), a Lorentzian whose full width at half
-      maximum is the resonance width Γ = ``width``;
-    * cauchy: 1 / (1 + d² / σ²), the same family with σ = ``width`` as half width;
-    * gauss: exp(−d² / 2σ²).
+    Attributes:
+        name: the `mmd_kernel` setting.
+        family: "exp" or "rational".
+        constant: kernel width (GeV) → c.
     """
-    if name == "breit-wigner":
-        h2 = (width / 2) ** 2
-        return h2 / (d2 + h2)
-    if name == "cauchy":
-        return 1 / (1 + d2 / width**2)
-    if name == "gauss":
-        return torch.exp(-d2 / (2 * width**2))
-    raise ValueError(f"unknown kernel {name!r}")
+
+    name: str
+    family: str
+    constant: Callable[[Any], Any]
+
+    def __call__(self, d2: torch.Tensor, width: float) -> torch.Tensor:
+        c = self.constant(width)
+        return torch.exp(c * d2) if self.family == "exp" else c / (d2 + c)
+
+
+#: Every kernel by name:
+#: * breit-wigner: (Γ/2)² / (d² + (Γ/2)²), a Lorentzian whose full width at half maximum is Γ = width;
+#: * cauchy: 1 / (1 + d² / σ²), the same family with σ = width as half width;
+#: * gauss: exp(−d² / 2σ²).
+KERNELS: dict[str, Kernel] = {k.name: k for k in (
+    Kernel("breit-wigner", "rational", lambda w: (w / 2) ** 2),
+    Kernel("cauchy", "rational", lambda w: w**2),
+    Kernel("gauss", "exp", lambda w: -0.5 / w**2),
+)}
+
+
+def kernel(d2: torch.Tensor, width: float, name: str) -> torch.Tensor:
+    """k(x, y) of kernel ``name`` (see `KERNELS`) from the squared distance d² = (x − y)², GeV²."""
+    if name not in KERNELS:
+        raise ValueError(f"unknown kernel {name!r}")
+    return KERNELS[name](d2, width)
 
 
 MMD_ELEMENTS = 1 << 19  # kernel-matrix entries per block: a few passes over it stay in the CPU's cache
-
-
-def _kernel_constant(widths: torch.Tensor, name: str) -> torch.Tensor:
-    """Per-term constant c of the kernel: breit-wigner (Γ/2)², cauchy σ², gauss −1/(2σ²)."""
-    if name == "breit-wigner":
-        return (widths / 2) ** 2
-    if name == "cauchy":
-        return widths**2
-    if name == "gauss":
-        return -0.5 / widths**2
-    raise ValueError(f"unknown kernel {name!r}")
 
 
 class _MMD2(torch.autograd.Function):
@@ -90,8 +101,8 @@ class _MMD2(torch.autograd.Function):
         z = torch.cat([x, y], dim=1)
         v = x.new_full((m,), 1 / m) if v is None else v.to(x)  # y's weights, summing to 1
         w = torch.cat([x.new_full((n,), 1 / n), -v])
-        c = _kernel_constant(widths.to(x), name)[:, None, None]
-        gauss = name == "gauss"
+        c = KERNELS[name].constant(widths.to(x))[:, None, None]
+        gauss = KERNELS[name].family == "exp"
         rows = max(1, MMD_ELEMENTS // (t * (n + m)))
         grad = torch.empty_like(x)
         s_x = s_xy = s_yy = x.new_zeros(t)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
 from lhcgan import physics
+from lhcgan.errors import ConfigError
 from lhcgan.preprocessing import LOGISTIC, DecayParametrisation, Standardizer
 from lhcgan.process import Process
 
@@ -53,25 +56,51 @@ def autocast(device: torch.device, bf16: bool = True, cpu_bf16: bool | None = No
     return contextlib.nullcontext()
 
 
+@dataclass(frozen=True)
+class ParametrisationKind:
+    """One kind of generator parametrisation: how to fit it on a sample and load it from a model file.
+
+    Attributes:
+        name: the setting's value ("decay", "momenta").
+        cls: its class.
+        fit: (momenta (N, n, 3) GeV, process, weights (N,) or None) → a fitted parametrisation.
+        load: (state dict, process) → the parametrisation.
+    """
+
+    name: str
+    cls: type
+    fit: Callable[[np.ndarray, Process, np.ndarray | None], Parametrisation]
+    load: Callable[[dict, Process], Parametrisation]
+
+
+#: Every parametrisation by name; `FitConfig` and model files accept exactly these.
+PARAMETRISATIONS: dict[str, ParametrisationKind] = {k.name: k for k in (
+    ParametrisationKind("decay", DecayParametrisation, DecayParametrisation.fit,
+                        DecayParametrisation.from_state_dict),
+    ParametrisationKind("momenta", Standardizer, lambda p, process, w: Standardizer.fit(p, w),
+                        lambda state, process: Standardizer.from_state_dict(state)),
+)}
+
+
+def _kind(name: str) -> ParametrisationKind:
+    if name not in PARAMETRISATIONS:
+        raise ConfigError(f"unknown parametrisation {name!r}; known are {sorted(PARAMETRISATIONS)}")
+    return PARAMETRISATIONS[name]
+
+
 def make_parametrisation(kind: str, momenta: np.ndarray, process: Process,
                          weights: np.ndarray | None = None) -> Parametrisation:
-    """Fit the generator's parametrisation, "decay" (default) or "momenta", on (N, 6, 3) momenta and their weights."""
-    if kind == "decay":
-        return DecayParametrisation.fit(momenta, process, weights)
-    if kind == "momenta":
-        return Standardizer.fit(momenta, weights)
-    raise ValueError(f"unknown parametrisation {kind!r}")
+    """Fit the generator's parametrisation ``kind`` (see `PARAMETRISATIONS`) on (N, 6, 3) momenta and their weights."""
+    return _kind(kind).fit(momenta, process, weights)
 
 
 def parametrisation_to_dict(param: Parametrisation) -> dict:
-    kind = "decay" if isinstance(param, DecayParametrisation) else "momenta"
+    kind = next(k.name for k in PARAMETRISATIONS.values() if type(param) is k.cls)
     return {"kind": kind, "state": param.state_dict()}
 
 
 def parametrisation_from_dict(d: dict, process: Process) -> Parametrisation:
-    if d["kind"] == "decay":
-        return DecayParametrisation.from_state_dict(d["state"], process)
-    return Standardizer.from_state_dict(d["state"])
+    return _kind(d["kind"]).load(d["state"], process)
 
 
 class Bridge(nn.Module):
@@ -81,7 +110,7 @@ class Bridge(nn.Module):
     model's device, the standardisation of the discriminator's features.
     """
 
-    def __init__(self, param: Parametrisation, feat: Standardizer, process: Process, mass_mean: np.ndarray,
+    def __init__(self, param: Parametrisation, feat: Standardizer, process: Process, *, mass_mean: np.ndarray,
                  mass_scale: np.ndarray, conserve_pt: bool, disc_masses: bool, disc_coordinates: bool = False) -> None:
         super().__init__()
         self.param = param

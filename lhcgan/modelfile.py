@@ -56,7 +56,6 @@ class TrainedModel:
                           "n_condition": g.n_condition},
             "generator_state": {k: v.cpu() for k, v in g.state_dict().items()},
             "bridge_state": {k: v.cpu() for k, v in self.bridge.state_dict().items()},
-            "conserve_pt": self.bridge.conserve_pt,
             "disc_masses": self.bridge.disc_masses,
             "disc_coordinates": self.bridge.disc_coordinates,
             "parametrisation": parametrisation_to_dict(self.bridge.param),
@@ -84,8 +83,9 @@ class TrainedModel:
         param = parametrisation_from_dict(d["parametrisation"], process)
         feat = Standardizer.from_state_dict(d["features"])
         bs = d["bridge_state"]
-        bridge = Bridge(param, feat, process, bs["mass_mean"].numpy(), bs["mass_scale"].numpy(), d["conserve_pt"],
-                        d["disc_masses"], d["disc_coordinates"])
+        bridge = Bridge(param, feat, process, mass_mean=bs["mass_mean"].numpy(), mass_scale=bs["mass_scale"].numpy(),
+                        conserve_pt=d.get("conserve_pt", d["config"].get("conserve_pt")), disc_masses=d["disc_masses"],
+                        disc_coordinates=d["disc_coordinates"])
         bridge.load_state_dict(bs)
         a = d["generator"]
         gen = Generator(a["latent"], a["hidden"], a["layers"], a["n_out"], a["residual"], a.get("n_condition", 0))

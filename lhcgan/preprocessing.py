@@ -39,10 +39,6 @@ class Standardizer:
         self.scale = np.asarray(scale, dtype=np.float64).reshape(-1)
         assert self.mean.shape == self.scale.shape and (self.scale > 0).all()
 
-    @property
-    def dim(self) -> int:
-        return len(self.mean)
-
     @classmethod
     def fit(cls, momenta: np.ndarray, weights: np.ndarray | None = None) -> "Standardizer":
         """Fit on training momenta (N, n, 3) GeV, with their (N,) weights where weighted."""
@@ -102,10 +98,6 @@ class QuantileMap:
         logit = np.log(self.levels / (1 - self.levels))
         step = np.diff(logit)
         self._even = (float(logit[0]), float(step.mean())) if np.allclose(step, step.mean(), rtol=1e-9) else None
-
-    @property
-    def dim(self) -> int:
-        return len(self.knots)
 
     @classmethod
     def fit(cls, x: np.ndarray, n_knots: int = 2048, tie: list[list[int]] | None = None,

@@ -209,8 +209,9 @@ class Trainer:
         self.conserve_pt = bool(conserve)
 
         torch.manual_seed(cfg.seed)  # weight initialisation
-        self.bridge = Bridge(self.pre, self.feat, self.process, m_mean, m_std, self.conserve_pt,
-                             cfg.disc_masses, cfg.disc_coordinates).to(self.device)
+        self.bridge = Bridge(self.pre, self.feat, self.process, mass_mean=m_mean, mass_scale=m_std,
+                             conserve_pt=self.conserve_pt, disc_masses=cfg.disc_masses,
+                             disc_coordinates=cfg.disc_coordinates).to(self.device)
         n_out = 3 * self.process.n_particles
         self.G = Generator(cfg.latent, cfg.hidden, cfg.layers, n_out, cfg.residual,
                            self.process.n_condition).to(self.device)
@@ -350,7 +351,7 @@ class Trainer:
             raise _NonFinite
 
     def step(self) -> dict[str, float]:
-        """One iteration: ``d_steps`` discriminator updates, one generator update, EMA."""
+        """One iteration: ``d_steps`` discriminator updates, one generator update, EMA; advances ``iteration``."""
         cfg = self.cfg
         # one generated batch, with its graph, serves the last discriminator update and the generator update
         z, c = self._noise()
@@ -410,6 +411,7 @@ class Trainer:
                 torch._foreach_lerp_(list(self.G_ema.parameters()), list(self.G.parameters()), 1 - cfg.ema)
         else:
             self.G_ema.load_state_dict(self.G.state_dict())
+        self.iteration += 1
         return {"loss_d": loss_d.item(), "reg": reg.item(), "loss_g": loss_adv.item(), "mmd": loss_mmd.item(),
                 "d_real": torch.sigmoid(l_real).mean().item(), "d_fake": torch.sigmoid(l_fake).mean().item()}
 
@@ -561,7 +563,6 @@ class Trainer:
                     self._recover()
                     bar.n = self.iteration
                     continue
-                self.iteration += 1
                 bar.update(1)
                 for k, v in losses.items():
                     running[k] = v if k not in running else 0.98 * running[k] + 0.02 * v
@@ -601,11 +602,16 @@ class Trainer:
         generator = copy.deepcopy(self.G_ema).cpu()
         if self.best is not None:
             generator.load_state_dict(self.best["G_ema"])
+        from lhcgan.model import cpu_has_bf16
+
+        # the settings as used: pT conservation and CPU bf16 as decided for this sample and machine
+        used = self.cfg.replace(conserve_pt=self.conserve_pt,
+                                cpu_bf16=cpu_has_bf16() if self.cpu_bf16 is None else bool(self.cpu_bf16))
         return TrainedModel(
             generator=generator,
             bridge=copy.deepcopy(self.bridge).cpu(),
             process=self.process,
-            config=self.cfg,
+            config=used,
             flavour_fractions=self.events.flavour_fractions(),
             meta={
                 "ecm": self.events.meta.get("ecm"),

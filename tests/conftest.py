@@ -21,3 +21,11 @@ def ttbar_lhe(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def ttbar(ttbar_lhe: Path) -> lhcgan.Events:
     return lhcgan.read(ttbar_lhe)
+
+
+@pytest.fixture(scope="session")
+def all_channels(tmp_path_factory: pytest.TempPathFactory) -> lhcgan.Events:
+    """2000 Pythia 8 tt̄ events of every channel (W → q q̄′, e ν, μ ν) at 13 TeV, seed 43."""
+    path = tmp_path_factory.mktemp("pythia_all") / "all.root"
+    simulate(2000, path, seed=43, channel="all")
+    return lhcgan.read(path)

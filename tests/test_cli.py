@@ -123,3 +123,23 @@ def test_convert_to_upper_case_lhe_takes_ecm(tmp_path, ttbar_lhe, capsys):
     out = tmp_path / "x.LHE"
     assert run(capsys, "convert", str(ttbar_lhe), str(out), "--ecm", "8000")[0] == 0
     assert lhcgan.read(out).meta["ecm"] == 8000
+
+
+def test_channels_on_the_command_line(tmp_path, capsys, all_channels):
+    lhe = tmp_path / "lj.lhe"
+    code, out, _ = run(capsys, "simulate", "-n", "300", "--seed", "6", "--channel", "ljets", "--mt", "172.5", "-q",
+                       "-o", str(lhe))
+    assert code == 0 and "300 accepted: 300 ljets" in out
+    assert lhcgan.read(lhe).process.pole_masses()["t"] == 172.5
+    full = tmp_path / "all.root"
+    lhcgan.write(all_channels, full)
+    code, out, _ = run(capsys, "convert", str(full), str(tmp_path / "dl.root"), "--channel", "dilep")
+    n_dilep = all_channels.channel_counts()["dilep"]
+    assert code == 0 and f"{n_dilep} dilep" in out and "(channel not selected)" in out
+    assert set(lhcgan.read(tmp_path / "dl.root").channel_counts()) == {"dilep"}
+    with pytest.raises(SystemExit) as info:  # argparse: a usage error, exit code 2
+        main(["simulate", "-n", "10", "--channel", "taus", "-o", str(tmp_path / "x.root")])
+    assert info.value.code == 2 and "invalid choice: 'taus'" in capsys.readouterr().err
+    # a model of the all-hadronic channel has no lepton+jets events to give
+    code, _, err = run(capsys, "generate", "-n", "10", "--channel", "ljets", "-o", str(tmp_path / "g.root"))
+    assert code == 1 and "trained on allhad, not ljets" in err and not (tmp_path / "g.root").exists()

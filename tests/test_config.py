@@ -36,3 +36,8 @@ def test_bad_settings(tmp_path):
     with pytest.raises(ConfigError, match="KEY=VALUE"):
         parse_assignment("layers")
     assert parse_assignment("mmd_widths={t: [1.42, 5]}") == ("mmd_widths", {"t": [1.42, 5]})
+
+
+def test_the_dataclass_defaults_are_the_default_card():
+    assert FitConfig() == load_card("default")
+    assert FitConfig().to_dict() == load_card("default").to_dict() | {"preset": "default"}

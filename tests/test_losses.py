@@ -1,9 +1,10 @@
 import pytest
 import torch
 
+from lhcgan.losses import KERNELS as REGISTRY
 from lhcgan.losses import discriminator_loss, generator_loss, kernel, mmd2, resonance_mmd, roth_regularizer
 
-KERNELS = ["breit-wigner", "gauss", "cauchy"]
+KERNELS = list(REGISTRY)
 
 
 @pytest.mark.parametrize("name", KERNELS)

@@ -1,8 +1,18 @@
 import numpy as np
+import pytest
 import torch
 
 from lhcgan import physics
-from lhcgan.model import project_pt
+from lhcgan.config import FitConfig
+from lhcgan.errors import ConfigError
+from lhcgan.model import (
+    PARAMETRISATIONS,
+    make_parametrisation,
+    parametrisation_from_dict,
+    parametrisation_to_dict,
+    project_pt,
+)
+from lhcgan.process import TTBAR
 
 
 def test_projection_balances_exactly_and_is_idempotent():
@@ -75,7 +85,8 @@ def test_discriminator_sees_the_decay_coordinates(ttbar):
 
     pre = DecayParametrisation.fit(ttbar.momenta, ttbar.process)
     m = ttbar.resonance_masses()
-    bridge = Bridge(pre, Standardizer.fit(ttbar.momenta), ttbar.process, m.mean(0), m.std(0), True, True, True)
+    bridge = Bridge(pre, Standardizer.fit(ttbar.momenta), ttbar.process, mass_mean=m.mean(0), mass_scale=m.std(0),
+                    conserve_pt=True, disc_masses=True, disc_coordinates=True)
     p = torch.as_tensor(ttbar.momenta[:100])
     f = bridge.features(p)
     assert f.shape == (100, bridge.n_features) == (100, 18 + 4 + 18)
@@ -97,3 +108,20 @@ def test_generator_output_layer_runs_in_float32_under_bf16_autocast():
     # not rounded to bf16's 8-bit mantissa on the way out, and within bf16's error of the float32 network
     assert (x != x.bfloat16().float()).float().mean() > 0.9
     torch.testing.assert_close(x, exact, rtol=0.05, atol=0.02)
+
+
+@pytest.mark.parametrize("kind", sorted(PARAMETRISATIONS))
+def test_every_registered_parametrisation_inverts_and_round_trips(kind, ttbar):
+    param = make_parametrisation(kind, ttbar.momenta, ttbar.process)
+    x = param.forward(ttbar.momenta)
+    np.testing.assert_allclose(param.inverse(x), ttbar.momenta, rtol=1e-6, atol=1e-6)
+    again = parametrisation_from_dict(parametrisation_to_dict(param), ttbar.process)
+    assert type(again) is PARAMETRISATIONS[kind].cls
+    np.testing.assert_array_equal(again.forward(ttbar.momenta), x)
+
+
+def test_an_unknown_parametrisation_is_refused_not_replaced():
+    with pytest.raises(ConfigError, match="unknown parametrisation 'flow'"):
+        parametrisation_from_dict({"kind": "flow", "state": {}}, TTBAR)
+    with pytest.raises(ConfigError, match="parametrisation must be one of"):
+        FitConfig(parametrisation="flow")

@@ -19,8 +19,9 @@ def tiny(**changes):
     return load_card("default", overrides=TINY | changes)
 
 
-def test_every_parameter_gets_a_gradient(ttbar, tmp_path):
-    tr = Trainer(ttbar, tiny(), tmp_path)
+@pytest.mark.parametrize("sample", ["ttbar", "all_channels"])
+def test_every_parameter_gets_a_gradient(sample, request, tmp_path):
+    tr = Trainer(request.getfixturevalue(sample), tiny(), tmp_path)
     grads = {}
 
     def keep(opt, name):
@@ -111,7 +112,18 @@ def test_same_seed_same_model(ttbar, tmp_path):
     z = torch.randn(50, a.generator.latent)
     np.testing.assert_array_equal(a.momenta(z), b.momenta(z))
     assert not np.allclose(a.momenta(z), c.momenta(z))
-    assert isinstance(TrainedModel.load(tmp_path / "a" / "model.pt"), TrainedModel)
+    # the file gives back the same generator, and the settings it was trained with as used
+    loaded = TrainedModel.load(tmp_path / "a" / "model.pt")
+    np.testing.assert_array_equal(loaded.momenta(z), a.momenta(z))
+    assert loaded.config.conserve_pt is True  # decided from the balanced sample, not None
+    assert isinstance(loaded.config.cpu_bf16, bool) and loaded.bridge.conserve_pt is True
+
+
+def test_a_step_is_an_iteration(ttbar, tmp_path):
+    tr = Trainer(ttbar, tiny(), tmp_path)
+    tr.step()
+    tr.step()
+    assert tr.iteration == 2
 
 
 def test_model_selection_ships_the_best_scoring_state(ttbar, tmp_path):
@@ -233,3 +245,28 @@ def test_weighted_fit_learns_the_signed_distribution(ttbar, tmp_path):
     assert f_unsigned > f_signed + 0.15  # the two targets are far apart
     assert abs(f_gen - f_signed) < 0.2 * abs(f_unsigned - f_signed)
     assert model.meta["weighted"] and model.meta["training_effective_events"] < len(momenta)
+
+
+def test_a_sample_of_several_channels_gives_one_conditioned_model(all_channels, tmp_path):
+    from lhcgan.errors import InputError
+
+    tr = Trainer(all_channels, tiny(iterations=20), tmp_path)
+    assert tr.process.n_condition == 2 and tr.G.n_condition == 2  # W⁺ and W⁻: hadronic or leptonic
+    tr.fit()
+    model = TrainedModel.load(tmp_path / "model.pt")
+    assert model.channels == ["allhad", "ljets", "dilep"] and model.generator.n_condition == 2
+    ev = model.sample(4000, seed=1)
+    truth = all_channels.channel_fractions()
+    for name, f in ev.channel_fractions().items():  # the sample's channel mix
+        assert f == pytest.approx(truth[name], abs=4 * np.sqrt(truth[name] / 4000) + 0.01)
+    one = model.sample(300, seed=1, channel="dilep")
+    assert set(one.channel_counts()) == {"dilep"} and len(one) == 300 and one.process.name == "ttbar:dilep"
+    with pytest.raises(InputError, match="not taus"):
+        model.sample(10, channel="taus")
+    # the condition reaches the network: the same noise gives other events in another channel
+    z = model.generator.noise(200, torch.Generator().manual_seed(0))
+    pdg = np.array([[5, 2, -1, -5, 1, -2], [5, 12, -11, -5, 13, -14]])
+    had, lep = (model.momenta(z, np.repeat(pdg[i : i + 1], 200, axis=0)) for i in (0, 1))
+    assert not np.allclose(had, lep)
+    with pytest.raises(InputError, match="several channels"):
+        model.momenta(z)

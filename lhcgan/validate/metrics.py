@@ -34,7 +34,20 @@ def observables(events: Events) -> Observables:
     s = physics.momentum_sum(p)
     out["pt_ttbar"] = np.hypot(s[:, 0], s[:, 1])  # the recoil against radiation; 0 without it
     out["sum_px"], out["sum_py"] = s[:, 0], s[:, 1]
+    if any(m.name == "leptonic" for r in events.process.decaying for m in r.modes
+           if any(m.name in combo for c in events.process.channels for combo in c.modes)):
+        out["met"] = missing_pt(events)
     return out
+
+
+NEUTRINOS = (12, 14, 16)
+
+
+def missing_pt(events: Events) -> np.ndarray:
+    """The missing transverse momentum (N,) GeV: |Σ p⃗T| of the neutrinos, what an analysis sees; 0 without."""
+    nu = np.isin(np.abs(events.pdg), NEUTRINOS)[..., None]
+    s = (events.momenta[..., :2] * nu).sum(axis=1)
+    return np.hypot(s[:, 0], s[:, 1])
 
 
 def _weighted_cdf(x: np.ndarray, w: np.ndarray | None, at: np.ndarray) -> np.ndarray:
@@ -212,11 +225,13 @@ def auc(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = Non
 
 
 def summarise(generated: Events, truth: Events, *, training_size: int | None = None,
-              auc_events: int = 200_000, binning: Events | None = None) -> dict:
+              auc_events: int = 200_000, binning: Events | None = None, per_channel: bool = True) -> dict:
     """All metrics of ``generated`` against ``truth``, as written to metrics.json.
 
     ``binning``: a sample whose quantiles bin the worth (e.g. the training events when ``truth``
     is a small held-out sample); without it the truth sample is split in halves.
+    Where the truth holds several decay channels: the channel fractions of both and, with
+    ``per_channel``, every metric for each channel alone ("channels").
     """
     og, ot = observables(generated), observables(truth)
     wg, wt = generated.weights, truth.weights
@@ -244,6 +259,19 @@ def summarise(generated: Events, truth: Events, *, training_size: int | None = N
                                        weights=wg, truth_weights=wt,
                                        binning_weights=None if binning is None else binning.weights),
     }
+    names = list(truth.channel_counts())
+    if len(names) > 1 or len(generated.channel_counts()) > 1:
+        metrics["channel_fractions_generated"] = generated.channel_fractions()
+        metrics["channel_fractions_truth"] = truth.channel_fractions()
+        if per_channel:
+            metrics["channels"] = {}
+            for name in names:
+                if name not in generated.channel_counts():
+                    continue
+                part = None if binning is None or name not in binning.channel_counts() else binning.channel(name)
+                metrics["channels"][name] = summarise(generated.channel(name), truth.channel(name),
+                                                      training_size=None, auc_events=auc_events, binning=part,
+                                                      per_channel=False)
     return metrics
 
 

@@ -138,7 +138,7 @@ def make_figures(generated: Events, truth: Events, og: Observables, ot: Observab
 
     for slot in proc.slots:
         key = f"pt_{slot.name}"
-        lo, hi = _range(ot[key])
+        hi = _range(ot[key])[1]
         yield Figure(key, f"pT of {slot.name}", key), ratio(key, hists(og[key], ot[key], 0, hi), f"$p_T$ of {slot.label} [GeV]")
         # the tail on a log scale, as in the reference paper
         hi_tail = float(np.quantile(ot[key], 0.99995))
@@ -155,8 +155,13 @@ def make_figures(generated: Events, truth: Events, og: Observables, ot: Observab
         lo, hi = r.mass - 5 * r.width, r.mass + 5 * r.width
         yield (Figure(key + "_peak", f"mass of {r.name}, ±5Γ around the peak", key),
                ratio(key, hists(og[key], ot[key], lo, hi, 50), f"$m$({r.label}) [GeV]"))
-    lo, hi = _range(ot["m_ttbar"])
-    yield Figure("m_ttbar", "mass of the tt̄ system", "m_ttbar"), ratio("m_ttbar", hists(og["m_ttbar"], ot["m_ttbar"], 300, hi), r"$m(t\bar{t})$ [GeV]", logy=True)
+    hi = _range(ot["m_ttbar"])[1]
+    lo = 10 * np.floor(float(np.min(ot["m_ttbar"])) / 10)  # the threshold, wherever the masses put it
+    yield Figure("m_ttbar", "mass of the tt̄ system", "m_ttbar"), ratio("m_ttbar", hists(og["m_ttbar"], ot["m_ttbar"], lo, hi), r"$m(t\bar{t})$ [GeV]", logy=True)
+    if "met" in ot and np.any(ot["met"] > 0):  # neutrinos: the missing pT an analysis sees
+        hi = float(np.quantile(ot["met"], 0.999))
+        yield (Figure("met", "missing transverse momentum (the neutrinos' pT)", "met"),
+               ratio("met", hists(og["met"], ot["met"], 0, hi), r"$p_T^{miss}$ [GeV]", logy=True))
     if recoils(ot):  # the tt̄ system recoils against radiation
         hi = float(np.quantile(ot["pt_ttbar"], 0.999))
         yield (Figure("pt_ttbar", "pT of the tt̄ system", "pt_ttbar"),
@@ -168,8 +173,12 @@ def make_figures(generated: Events, truth: Events, og: Observables, ot: Observab
     bt = np.clip(physics.pt_balance(truth.momenta), 1e-18, 1)
     yield (Figure("pt_balance", "relative transverse-momentum balance", None),
            _ratio_figure(*hists(bg, bt, 1e-18, 1, 72, log=True), r"$|\sum \vec{p}_T| / \sum |\vec{p}_T|$", logx=True))
-    yield Figure("eta_b_vs_eta_bbar", "η of b vs η of b̄", None), _two_d(
-        og["eta_b"], og["eta_bbar"], ot["eta_b"], ot["eta_bbar"], (-4, 4), (-4, 4), r"$\eta_b$", r"$\eta_{\bar b}$")
+    # the slots the primary resonances decay into directly (b and b̄): their rapidity correlation
+    first = [s for s in proc.slots if s.parent in {r.name for r in proc.primaries}]
+    if len(first) == 2:
+        a, b = (f"eta_{s.name}" for s in first)
+        yield Figure(f"{a}_vs_{b}", f"η of {first[0].name} vs η of {first[1].name}", None), _two_d(
+            og[a], og[b], ot[a], ot[b], (-4, 4), (-4, 4), f"$\\eta$ of {first[0].label}", f"$\\eta$ of {first[1].label}")
     for r in proc.resonances:
         if r.parent is None:
             continue

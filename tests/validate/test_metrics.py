@@ -135,3 +135,22 @@ def test_validation_of_a_weighted_sample_follows_its_weights(two_samples):
     with_w = amplification(ow, ot, weights=w_sample.weights)["worth"]
     without = amplification(ow, ot)["worth"]
     assert 0.5 * n_eff < with_w and without < 0.4 * with_w
+
+
+def test_several_channels_are_judged_each_on_its_own(all_channels):
+    from lhcgan.validate.metrics import missing_pt, summarise
+
+    a, b = all_channels[:1000], all_channels[1000:]
+    s = summarise(a, b, auc_events=1000)
+    assert set(s["channels"]) == set(b.channel_counts()) == {"allhad", "ljets", "dilep"}
+    assert s["channel_fractions_truth"] == pytest.approx(b.channel_fractions())
+    lj = s["channels"]["ljets"]
+    assert "met" in lj["w1_over_sigma"] and "met" not in s["channels"]["allhad"]["w1_over_sigma"]
+    assert lj["n_truth"] == b.channel_counts()["ljets"]
+    # the neutrinos' pT: zero without neutrinos, the one neutrino's pT in ℓ+jets, a vector sum in dilepton
+    met = missing_pt(b)
+    ch = b.channel_index()
+    assert (met[ch == 0] == 0).all()
+    nu = np.isin(np.abs(b.pdg[ch == 1]), [12, 14])
+    np.testing.assert_allclose(met[ch == 1], lhcgan.physics.pt(b.momenta[ch == 1][nu]))
+    assert (met[ch == 2] > 0).all()

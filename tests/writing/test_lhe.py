@@ -17,12 +17,16 @@ def written(ttbar, tmp_path_factory):
     return path
 
 
-@pytest.fixture(scope="module", params=["balanced", "isr"])
-def showerable(request, ttbar, tmp_path_factory):
-    """LHE written from the balanced Pythia sample, and from one with ISR, whose tt̄ system recoils."""
+@pytest.fixture(scope="module", params=["balanced", "isr", "ljets", "dilep"])
+def showerable(request, ttbar, all_channels, tmp_path_factory):
+    """LHE written from the balanced Pythia sample, from one with ISR, whose tt̄ system recoils, and from
+    the ℓ+jets and dilepton events of a full-decay sample (colourless leptons)."""
     d = tmp_path_factory.mktemp("lhe_" + request.param)
     if request.param == "balanced":
         events = ttbar
+    elif request.param in ("ljets", "dilep"):
+        events = all_channels.channel(request.param)
+        assert len(events) > 50
     else:
         from lhcgan.simulate import simulate
 
@@ -122,18 +126,34 @@ def test_pythia_showers_the_file(showerable, capfd):
     for s in ("Beams:frameType = 4", f"Beams:LHEF = {showerable}", "Next:numberCount = 0", "Next:numberShowEvent = 0"):
         assert pythia.readString(s)
     assert pythia.init()
-    n_ok = n_fail = n_hadrons = 0
+    events = lhcgan.read(showerable)
+    n_events = len(events)
+    # charged leptons of each event in the file, in order: Pythia reads the events one by one
+    expected = np.isin(np.abs(events.pdg), [11, 13]).sum(axis=1)
+
+    def from_w(event, i: int) -> bool:
+        while abs(event[i].id()) in (11, 13):  # up the lepton's copies (QED radiation) to where it was made
+            i = event[i].mother1()
+        return abs(event[i].id()) == 24
+
+    n_ok = n_fail = n_hadrons = n_leptons = 0
     while n_ok + n_fail < 300:
         if pythia.next():
             n_ok += 1
             n_hadrons += sum(1 for p in pythia.event if p.isFinal() and p.isHadron())
+            # charged leptons from a W: their mother chain reaches the W line of the file
+            n_leptons += sum(1 for i, p in enumerate(pythia.event) if p.isFinal() and abs(p.id()) in (11, 13)
+                             and from_w(pythia.event, i))
+        elif pythia.infoPython().atEndOfFile():
+            break
         else:
-            assert not pythia.infoPython().atEndOfFile()
             n_fail += 1
     pythia.stat()
     out = capfd.readouterr().out
-    assert n_fail == 0 and n_hadrons > 300 * 50  # showered and hadronised
-    problems = [ln for ln in out.splitlines() if re.search(r"\|\s+\d+\s+(Error|Abort)", ln)]
+    assert n_ok == min(300, n_events) and n_fail == 0 and n_hadrons > n_ok * 20  # showered and hadronised
+    assert n_leptons == expected[:n_ok].sum()  # every lepton of the file showered, none made up
+    problems = [ln for ln in out.splitlines() if re.search(r"\|\s+\d+\s+(Error|Abort)", ln)
+                and "end of Les Houches Events File" not in ln]  # a file shorter than 300 events ends
     assert not problems, problems
     # no warnings but hadron-width notes and, in at most 1 % of events, Pythia's own rounding after
     # hadronisation (the input conserves four-momentum to 1e-6, checked above)
