@@ -1,4 +1,5 @@
 import gzip
+from collections import Counter
 import re
 from pathlib import Path
 
@@ -225,3 +226,45 @@ def test_not_an_lhe_file(tmp_path):
     path.write_text("hello\n" * 100)
     with pytest.raises(MalformedFileError, match="not an LHE file"):
         lhcgan.read(path)
+
+
+def test_a_full_decay_sample_is_read_channel_by_channel(tmp_path):
+    """Pythia 8 with every W decay (τ included), Pythia's own LHEF: each event's channel, from its own lines."""
+    from lhcgan.simulate import SETTINGS, _run_to_lhe
+
+    path = tmp_path / "full.lhe"
+    _run_to_lhe(make_pythia(["Beams:eCM = 13000", "Random:setSeed = on", "Random:seed = 5", *SETTINGS]), 600, path,
+                False)
+    ev = lhcgan.read(path)
+    # count from the text: the W daughters of each event (mother line holds ±24)
+    expect = Counter()
+    for match in EVENT.finditer(path.read_text()):
+        rows = [ln.split() for ln in match.group(1).splitlines()[1:] if ln.strip() and not ln.startswith("<")]
+        rows = [r for r in rows if len(r) == 13]
+        w_lines = {str(i + 1) for i, r in enumerate(rows) if abs(int(r[0])) == 24}
+        kids = [abs(int(r[0])) for r in rows if r[2] in w_lines and abs(int(r[0])) != 24]
+        if 15 in kids or 16 in kids:
+            expect["tau"] += 1
+        elif not any(k == 5 for k in kids):  # W → q b is skipped as off-diagonal CKM
+            expect[("allhad", "ljets", "dilep")[sum(k in (11, 12, 13, 14) for k in kids) // 2]] += 1
+    assert ev.report.skipped[TAU] == expect["tau"] > 60  # about one W in nine decays to τν
+    for name in ("allhad", "ljets", "dilep"):
+        # the text count does not see t → W s/d, which the reader skips: at most a few events apart
+        assert abs(ev.report.channels[name] - expect[name]) <= 3, name
+    assert ev.report.channels["dilep"] > 10 and ev.process.name == "ttbar"
+
+
+def test_pole_masses_from_the_header():
+    from lhcgan.reading.lhe import header_masses
+
+    slha = b"""<header><MGParamCard>
+BLOCK MASS #
+      5 4.700000e+00 # mb
+      6 1.725000e+02 # mt
+     24 7.982440e+01 # mw
+DECAY   6 1.491500e+00 # wt
+</MGParamCard></header>"""
+    assert header_masses(slha) == {"t": 172.5, "W": 79.8244}
+    assert header_masses(b'<lhcgan>\n{"masses": {"t": 175.0, "W": 80.0}}\n</lhcgan>') == {"t": 175.0, "W": 80.0}
+    assert header_masses(b"<header># nothing here\n</header>") == {}
+    assert header_masses(b"<lhcgan>{not json</lhcgan>") == {}
