@@ -1,4 +1,7 @@
-"""The training loop: device, losses, EMA, checkpoints, exact resume and NaN recovery."""
+"""The training loop: losses, EMA, model selection, checkpoints, exact resume and NaN recovery.
+
+The sample's preparation is in `lhcgan.sample`, the device and DDP set-up in `lhcgan.distributed`.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ import os
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,8 @@ from lhcgan.modelfile import TrainedModel
 from lhcgan.preprocessing import Standardizer
 from lhcgan.stats import weighted_mean_std
 from lhcgan.validate.worth import effective_size
+from lhcgan.distributed import distributed, gather, init_distributed, select_device
+from lhcgan.sample import check_weights, split_holdout, symmetrised
 from lhcgan.writing.atomic import atomic_output
 
 CHECKPOINT = "checkpoint.pt"
@@ -33,111 +37,6 @@ MODEL = "model.pt"
 LOSSES = "losses.jsonl"
 MAX_RECOVERIES = 10
 SELECT_EVENTS = 50_000  # generated events model selection scores
-MAX_HOLDOUT = 100_000  # held-out events at most
-
-
-def split_holdout(events: Events, fraction: float, seed: int) -> tuple[Events, Events]:
-    """(training, held-out) events: a random ``fraction`` (at most 100 000 events) held out, fixed by ``seed``."""
-    n_out = min(int(round(fraction * len(events))), MAX_HOLDOUT)
-    perm = np.random.default_rng([seed, 1]).permutation(len(events))
-    return events[np.sort(perm[n_out:])], events[np.sort(perm[:n_out])]
-
-
-MIN_EFFECTIVE = 1000  # effective events below which a weighted sample cannot be learnt
-
-
-def check_weights(events: Events) -> np.ndarray | None:
-    """The weights training must follow, or None for an unweighted sample (all weights equal).
-
-    Refuses a sample whose signed sum of weights is not positive or whose effective size
-    (Σw)²/Σw² is below 1000 events, and warns where the weights leave less than a tenth of the
-    events' statistical power.
-    """
-    w = events.weights
-    if w is None or not len(w) or np.all(w == w[0]):
-        if w is not None and len(w) and w[0] <= 0:
-            raise TrainingError(f"every event has the weight {w[0]:g}: the sample describes no positive cross "
-                                "section", path=events.meta.get("source"), hint="check the sample's weights")
-        return None
-    neg = float(np.mean(w < 0))
-    n_eff = effective_size(w, len(w))
-    described = (f"weights from {w.min():.3g} to {w.max():.3g}, {neg:.1%} negative, effective size {n_eff:,.0f} "
-                 f"of {len(w):,} events")
-    if w.sum() <= 0:
-        raise TrainingError(f"the weights sum to {w.sum():.3g} ≤ 0 ({described})", path=events.meta.get("source"),
-                            hint="check the sample's weights")
-    if n_eff < MIN_EFFECTIVE:
-        raise TrainingError(f"the weights leave too few effective events to learn from ({described}; at least "
-                            f"{MIN_EFFECTIVE} needed)", path=events.meta.get("source"),
-                            hint="generate a larger sample, or one with less spread in its weights")
-    if n_eff < 0.1 * len(w):
-        warnings.warn(f"{described}: the model learns from the statistical power of {n_eff:,.0f} events",
-                      stacklevel=3)
-    return np.asarray(w, dtype=np.float64)
-
-
-def symmetrised(momenta: np.ndarray, weights: np.ndarray | None, symmetries: list[str], seed: int
-                ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Momenta (N, n, 3) with their exact images: z-reflected copies appended, then random azimuths; and
-    the weights that go with them (None when unweighted).
-
-    The generator's quantile maps and the discriminator's standardisation are fitted on this, so the
-    maps carry the symmetries exactly rather than the sample's fluctuations about them.
-    """
-    from lhcgan.symmetry import randomise, reflect_z
-
-    p = momenta
-    if "reflect_z" in symmetries:
-        p = np.concatenate([p, reflect_z(p, np.ones(len(p), bool))])
-        weights = None if weights is None else np.concatenate([weights, weights])
-    return randomise(p, [s for s in symmetries if s == "azimuth"], np.random.default_rng([seed, 2]).random), weights
-
-
-def select_device(name: str) -> torch.device:
-    """CUDA when asked for or, with "auto", when present; the CPU otherwise."""
-    if name == "cuda" and not torch.cuda.is_available():
-        raise TrainingError("--device cuda was asked for, but no CUDA device is available", hint="use --device cpu")
-    if name == "cuda" or (name == "auto" and torch.cuda.is_available()):
-        return torch.device("cuda")
-    return torch.device("cpu")
-
-
-@dataclass(frozen=True)
-class Dist:
-    """Where this process stands in a torchrun job (rank 0 of 1 without one)."""
-
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def distributed() -> Dist:
-    """The torchrun environment (RANK, WORLD_SIZE, LOCAL_RANK), or a single process."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1:
-        return Dist()
-    return Dist(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
-
-
-def init_distributed(dist: Dist, device: torch.device) -> None:
-    """Join the process group: NCCL on GPUs, gloo on the CPU."""
-    import torch.distributed as td
-
-    if dist.world > 1 and not td.is_initialized():
-        td.init_process_group("nccl" if device.type == "cuda" else "gloo")
-
-
-def gather(x: torch.Tensor, dist: Dist) -> torch.Tensor:
-    """Concatenate x from every rank along dim 0, differentiably (gradients flow back to each rank)."""
-    if dist.world == 1:
-        return x
-    from torch.distributed.nn.functional import all_gather
-
-    return torch.cat(all_gather(x), dim=0)
 
 
 class _NonFinite(Exception):

@@ -14,7 +14,8 @@ import lhcgan
 from lhcgan.config import load_card
 from lhcgan.generate import generate_shards
 from lhcgan.losses import resonance_mmd
-from lhcgan.train import Trainer, gather
+from lhcgan.distributed import gather
+from lhcgan.train import Trainer
 
 TINY = {"layers": 2, "hidden": 32, "disc_layers": 2, "disc_hidden": 32, "batch": 256, "log_every": 2,
         "checkpoint_every": 3, "iterations": 6}

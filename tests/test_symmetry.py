@@ -6,7 +6,7 @@ import torch
 
 from lhcgan import physics
 from lhcgan.symmetry import SYMMETRIES, randomise, reflect_z, symmetric_beams
-from lhcgan.train import symmetrised
+from lhcgan.sample import symmetrised
 
 
 @pytest.mark.parametrize("name", SYMMETRIES)

@@ -1,0 +1,70 @@
+"""The training sample as training takes it: held-out split, checked weights, symmetrised images."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from lhcgan.errors import TrainingError
+from lhcgan.events import Events
+from lhcgan.validate.worth import effective_size
+
+MAX_HOLDOUT = 100_000  # held-out events at most
+
+
+def split_holdout(events: Events, fraction: float, seed: int) -> tuple[Events, Events]:
+    """(training, held-out) events: a random ``fraction`` (at most 100 000 events) held out, fixed by ``seed``."""
+    n_out = min(int(round(fraction * len(events))), MAX_HOLDOUT)
+    perm = np.random.default_rng([seed, 1]).permutation(len(events))
+    return events[np.sort(perm[n_out:])], events[np.sort(perm[:n_out])]
+
+
+MIN_EFFECTIVE = 1000  # effective events below which a weighted sample cannot be learnt
+
+
+def check_weights(events: Events) -> np.ndarray | None:
+    """The weights training must follow, or None for an unweighted sample (all weights equal).
+
+    Refuses a sample whose signed sum of weights is not positive or whose effective size
+    (Σw)²/Σw² is below 1000 events, and warns where the weights leave less than a tenth of the
+    events' statistical power.
+    """
+    w = events.weights
+    if w is None or not len(w) or np.all(w == w[0]):
+        if w is not None and len(w) and w[0] <= 0:
+            raise TrainingError(f"every event has the weight {w[0]:g}: the sample describes no positive cross "
+                                "section", path=events.meta.get("source"), hint="check the sample's weights")
+        return None
+    neg = float(np.mean(w < 0))
+    n_eff = effective_size(w, len(w))
+    described = (f"weights from {w.min():.3g} to {w.max():.3g}, {neg:.1%} negative, effective size {n_eff:,.0f} "
+                 f"of {len(w):,} events")
+    if w.sum() <= 0:
+        raise TrainingError(f"the weights sum to {w.sum():.3g} ≤ 0 ({described})", path=events.meta.get("source"),
+                            hint="check the sample's weights")
+    if n_eff < MIN_EFFECTIVE:
+        raise TrainingError(f"the weights leave too few effective events to learn from ({described}; at least "
+                            f"{MIN_EFFECTIVE} needed)", path=events.meta.get("source"),
+                            hint="generate a larger sample, or one with less spread in its weights")
+    if n_eff < 0.1 * len(w):
+        warnings.warn(f"{described}: the model learns from the statistical power of {n_eff:,.0f} events",
+                      stacklevel=3)
+    return np.asarray(w, dtype=np.float64)
+
+
+def symmetrised(momenta: np.ndarray, weights: np.ndarray | None, symmetries: list[str], seed: int
+                ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Momenta (N, n, 3) with their exact images: z-reflected copies appended, then random azimuths; and
+    the weights that go with them (None when unweighted).
+
+    The generator's quantile maps and the discriminator's standardisation are fitted on this, so the
+    maps carry the symmetries exactly rather than the sample's fluctuations about them.
+    """
+    from lhcgan.symmetry import randomise, reflect_z
+
+    p = momenta
+    if "reflect_z" in symmetries:
+        p = np.concatenate([p, reflect_z(p, np.ones(len(p), bool))])
+        weights = None if weights is None else np.concatenate([weights, weights])
+    return randomise(p, [s for s in symmetries if s == "azimuth"], np.random.default_rng([seed, 2]).random), weights
