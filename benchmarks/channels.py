@@ -33,6 +33,10 @@ def cells(s: dict, fraction: str) -> list[str]:
 
 
 def rows(name: str, sample: lhcgan.Events, truth: lhcgan.Events, fit_s: float | None) -> list[str]:
+    if len(sample.channel_counts()) == 1:  # a model of one channel: against that channel's truth
+        (channel,) = sample.channel_counts()
+        s = summarise(sample.channel(channel), truth.channel(channel), auc_events=200_000)
+        return ["| " + " | ".join([name, channel, *cells(s, "–"), f"{fit_s / 60:.1f} min" if fit_s else ""]) + " |"]
     s = summarise(sample, truth, auc_events=200_000)
     fg, ft = s["channel_fractions_generated"], s["channel_fractions_truth"]
     out = ["| " + " | ".join([name, "all", *cells(s, "1"), f"{fit_s / 60:.1f} min" if fit_s else ""]) + " |"]
@@ -49,6 +53,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[1])
     ap.add_argument("--out", default="runs/channels")
     ap.add_argument("--set", nargs="*", default=[], help="extra KEY=VALUE settings for every fit")
+    ap.add_argument("--channel", help="train on this channel alone (`fit --channel`), to compare a model per channel "
+                                      "with the conditioned model of every channel")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -62,13 +68,16 @@ def main() -> None:
     print(sample.report.summary())
     table = ["| sample | channel | fraction gen/truth | in-peak (min ratio) | AUC | max W1/σ (pT, η, φ) | "
              "W1/σ missing pT | W1/σ m(tt̄) | fit |", "|---|---|---|---|---|---|---|---|---|"]
+    if args.channel:
+        sample = sample.channel(args.channel)
     table += rows(f"training sample ({len(sample)})", sample, truth, None)
     for seed in args.seeds:
-        run = out / f"fit_seed{seed}"
+        run = out / (f"fit_{args.channel}_seed{seed}" if args.channel else f"fit_seed{seed}")
         t0 = time.perf_counter()
         sets = [x for kv in args.set for x in ("--set", kv)]
+        only = ["--channel", args.channel] if args.channel else []
         code = cli(["fit", str(train), "--seed", str(seed), "--out", str(run), "--no-validate", "-q",
-                    "--events", str(args.generate), *sets])
+                    "--events", str(args.generate), *sets, *only])
         if code:
             raise SystemExit(code)
         fit_s = time.perf_counter() - t0

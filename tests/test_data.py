@@ -4,6 +4,7 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import lhcgan
 from lhcgan.simulate import simulate
@@ -20,3 +21,21 @@ def test_sample_is_small_and_reproducible(tmp_path):
     digest = [hashlib.sha256(p.read_bytes()).hexdigest() for p in (tmp_path / "again.lhe.gz", SAMPLE)]
     assert digest[0] == digest[1]
     assert np.median(shipped.resonance_masses()[:, 0]) > 79
+
+
+def test_the_shipped_model_of_every_channel_generates_each_channel():
+    from lhcgan.modelfile import TrainedModel
+
+    model = TrainedModel.load(SAMPLE.parent / "ttbar_all_channels_model.pt")
+    assert model.channels == ["allhad", "ljets", "dilep"] and model.generator.n_condition == 2
+    mix = model.sample(20000, seed=3)
+    f = mix.channel_fractions()
+    # W → q q̄′ 67.4 %, e ν and μ ν 2 × 10.8 %, renormalised without τ: 0.757², 2 · 0.757 · 0.243, 0.243²
+    assert f == {"allhad": pytest.approx(0.573, abs=0.015), "ljets": pytest.approx(0.368, abs=0.015),
+                 "dilep": pytest.approx(0.059, abs=0.006)}
+    for name in model.channels:
+        one = model.sample(3000, seed=4, channel=name)
+        assert set(one.channel_counts()) == {name}
+        m = np.median(one.resonance_masses(), axis=0)
+        assert m == pytest.approx([80.385, 80.385, 173.0, 173.0], abs=0.3)  # the peaks of the training sample
+        assert np.median(lhcgan.physics.pt_balance(one.momenta)) < 1e-6
