@@ -9,7 +9,7 @@ from pathlib import Path
 from lhcgan.events import Events
 from lhcgan.modelfile import Ensemble, TrainedModel, load_model
 from lhcgan.writing import output_format, write
-from lhcgan.writing.atomic import atomic_output
+from lhcgan.atomic import atomic_output
 
 CHUNK = 200_000
 

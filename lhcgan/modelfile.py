@@ -21,7 +21,7 @@ from lhcgan.model import Bridge, Generator, autocast, parametrisation_from_dict,
 from lhcgan.preprocessing import Standardizer
 from lhcgan.process import Process
 from lhcgan.version import __version__
-from lhcgan.writing.atomic import atomic_output
+from lhcgan.atomic import atomic_output
 
 FORMAT = "lhcgan-model/2"  # 2: helicity-frame angles, quantile-mapped coordinates, logistic noise
 ENSEMBLE_FORMAT = "lhcgan-ensemble/1"  # a list of lhcgan-model/2 payloads

@@ -19,7 +19,7 @@ from lhcgan.events import Events
 from lhcgan.process import TTBAR, Process
 from lhcgan.reading.decay import find_slots
 from lhcgan.writing import output_format, write
-from lhcgan.writing.atomic import atomic_output
+from lhcgan.atomic import atomic_output
 from lhcgan.writing.gz import open_gzip
 
 MAX_SEED = 900_000_000  # Pythia's limit for Random:seed

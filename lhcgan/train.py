@@ -30,7 +30,7 @@ from lhcgan.stats import weighted_mean_std
 from lhcgan.validate.worth import effective_size
 from lhcgan.distributed import distributed, gather, init_distributed, select_device
 from lhcgan.sample import check_weights, split_holdout, symmetrised
-from lhcgan.writing.atomic import atomic_output
+from lhcgan.atomic import atomic_output
 
 CHECKPOINT = "checkpoint.pt"
 MODEL = "model.pt"

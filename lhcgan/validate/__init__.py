@@ -16,7 +16,7 @@ import numpy as np
 from lhcgan.events import Events
 from lhcgan.reading import read
 from lhcgan.validate.metrics import observables, summarise
-from lhcgan.writing.atomic import atomic_output
+from lhcgan.atomic import atomic_output
 
 __all__ = ["validate", "format_table"]
 

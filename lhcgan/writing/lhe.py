@@ -29,7 +29,7 @@ from lhcgan.errors import ConfigError
 from lhcgan.events import Events
 from lhcgan.process import Process
 from lhcgan.version import __version__
-from lhcgan.writing.atomic import atomic_output
+from lhcgan.atomic import atomic_output
 from lhcgan.writing.chunks import as_chunks
 from lhcgan.writing.gz import open_gzip
 

@@ -23,7 +23,7 @@ from lhcgan import physics
 from lhcgan.events import Events, counts_to_fractions, to_fraction_table
 from lhcgan.rootschema import BRANCH_TYPE, COLLECTION, METADATA, TREE, WEIGHT
 from lhcgan.version import __version__
-from lhcgan.writing.atomic import atomic_output
+from lhcgan.atomic import atomic_output
 from lhcgan.writing.chunks import as_chunks
 
 
