@@ -8,6 +8,7 @@ A new channel is a new `Channel` (and, if needed, `Mode`) here.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -20,6 +21,7 @@ UP_TYPE = (2, 4)
 DOWN_TYPE = (1, 3)
 #: (neutrino, charged lepton) of the generations modelled; τ is not (its decay is not at parton level)
 LEPTON_PAIRS = ((12, 11), (14, 13))
+_MAX_ID = 40  # |PDG id| of the partons a mode may hold (quarks, leptons, gauge bosons)
 
 
 @dataclass(frozen=True)
@@ -155,13 +157,24 @@ class Process:
         """
         pdg = np.asarray(pdg)
         out = np.full((len(pdg), len(self.decaying)), -1, dtype=np.int64)
-        for k, r in enumerate(self.decaying):
+        for k, (r, table) in enumerate(zip(self.decaying, self._mode_tables)):
             a, b = pdg[:, r.members[0]], pdg[:, r.members[1]]
-            for j, mode in enumerate(r.modes):
-                pairs = np.asarray(mode.pairs)
-                hit = ((a[:, None] == pairs[:, 0]) & (b[:, None] == pairs[:, 1])).any(axis=1)
-                out[hit & (out[:, k] < 0), k] = j
+            inside = (np.abs(a) <= _MAX_ID) & (np.abs(b) <= _MAX_ID)
+            # one lookup per event: (a, b) → mode index in a small table, generated ids are small
+            out[inside, k] = table[a[inside] + _MAX_ID, b[inside] + _MAX_ID]
         return out
+
+    @functools.cached_property
+    def _mode_tables(self) -> list[np.ndarray]:
+        """Per decaying resonance, (2·MAX+1)² table of (first id, second id) → mode index, −1 for none."""
+        tables = []
+        for r in self.decaying:
+            t = np.full((2 * _MAX_ID + 1, 2 * _MAX_ID + 1), -1, dtype=np.int64)
+            for j, mode in reversed(list(enumerate(r.modes))):  # the first mode wins where two share a pair
+                for a, b in mode.pairs:
+                    t[a + _MAX_ID, b + _MAX_ID] = j
+            tables.append(t)
+        return tables
 
     def channel_of(self, pdg: np.ndarray, channels: tuple[Channel, ...] | None = None) -> np.ndarray:
         """Index into ``channels`` (default: the process's) of each event (N,), −1 for a combination none covers."""
