@@ -150,7 +150,7 @@ class TrainedModel:
         if channel is not None:
             if channel not in self.channels:
                 raise InputError(f"the model was trained on {', '.join(self.channels)}, not {channel}",
-                                 path=self.meta.get("source"), hint=f"choose --channel from {self.channels}")
+                                 hint=f"choose --channel from {self.channels}, or train on a sample with {channel}")
             c = self.channels.index(channel)
             fractions = {k: f for k, f in fractions.items()
                          if self.process.channel_of(np.array([k]))[0] == c}
