@@ -26,7 +26,8 @@ class FitConfig:
         layers, hidden: generator depth and width (hidden layers × units).
         disc_layers, disc_hidden: discriminator depth and width.
         latent: dimension of the (unit logistic) noise.
-        residual: the generator adds its noise's first 18 components to its output (needs latent ≥ 18).
+        residual: the generator adds its noise's first 3n components to its output (needs latent ≥ 3n for n
+            particles; checked when training starts, where the process is known).
         parametrisation: what the generator's 18 outputs mean: "decay" (top pT, η, φ, masses and
             decay angles; every event on its mass shells) or "momenta" (standardised 3-momenta).
         batch: events per batch, for both networks and the MMD.
@@ -118,8 +119,6 @@ class FitConfig:
             raise ConfigError(f"select_every must be ≥ 0, got {self.select_every}")
         if not 0 <= self.ema < 1:
             raise ConfigError(f"ema must be in [0, 1), got {self.ema}")
-        if self.residual and self.latent < 18:
-            raise ConfigError(f"a residual generator needs latent ≥ 18, got {self.latent}")
         from lhcgan.symmetry import SYMMETRIES
 
         self.symmetries = list(self.symmetries or [])

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from lhcgan import physics
+from lhcgan.errors import ConfigError
 from lhcgan.physics import Array, lib
 from lhcgan.process import Process
 from lhcgan.stats import weighted_mean_std
@@ -223,12 +224,18 @@ class DecayParametrisation:
         self.process = process
         self.marginals = marginals
         self.cascades = []
-        for top in (r for r in process.resonances if r.parent is None):
-            w = next(r for r in process.resonances if r.parent == top.name)
-            b = next(i for i, s in enumerate(process.slots) if s.parent == top.name)
-            q1, q2 = (i for i, s in enumerate(process.slots) if s.parent == w.name)
-            self.cascades.append((top, w, b, q1, q2))
-        assert len(self.cascades) * self.per_cascade == 3 * process.n_particles
+        for top in process.primaries:
+            ws = [r for r in process.resonances if r.parent == top.name]
+            bs = [i for i, s in enumerate(process.slots) if s.parent == top.name]
+            pair = [i for i, s in enumerate(process.slots) if ws and s.parent == ws[0].name]
+            if len(ws) != 1 or len(bs) != 1 or len(pair) != 2:
+                raise ConfigError(f"the decay parametrisation needs each primary resonance to decay into one slot and "
+                                  f"one resonance of two slots (t → b W, W → f f̄′); {process.name}'s {top.name} does not",
+                                  hint="use --set parametrisation=momenta")
+            self.cascades.append((top, ws[0], bs[0], pair[0], pair[1]))
+        if len(self.cascades) * self.per_cascade != 3 * process.n_particles:
+            raise ConfigError(f"the decay parametrisation does not cover every slot of {process.name}",
+                              hint="use --set parametrisation=momenta")
         # per-cascade constants as (C, 1) columns: from_raw works on all cascades at once, arrays (C, N, ...)
         col = lambda v: np.asarray(v, dtype=np.float64)[:, None]  # noqa: E731
         m = process.masses

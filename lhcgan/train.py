@@ -20,7 +20,7 @@ import torch
 
 from lhcgan import physics
 from lhcgan.config import FitConfig, save_card
-from lhcgan.errors import TrainingError
+from lhcgan.errors import ConfigError, TrainingError
 from lhcgan.events import Events, sample_flavours, to_fraction_table
 from lhcgan.losses import discriminator_loss, generator_loss, resonance_mmd, roth_regularizer
 from lhcgan.model import Bridge, Discriminator, Generator, autocast, make_parametrisation
@@ -112,6 +112,9 @@ class Trainer:
                              conserve_pt=self.conserve_pt, disc_masses=cfg.disc_masses,
                              disc_coordinates=cfg.disc_coordinates).to(self.device)
         n_out = 3 * self.process.n_particles
+        if cfg.residual and cfg.latent < n_out:
+            raise ConfigError(f"a residual generator needs latent ≥ {n_out} (3 per particle), got {cfg.latent}",
+                              hint=f"--set latent={n_out}, or residual=false")
         self.G = Generator(cfg.latent, cfg.hidden, cfg.layers, n_out, cfg.residual,
                            self.process.n_condition).to(self.device)
         self.D = Discriminator(self.bridge.n_features, cfg.disc_hidden, cfg.disc_layers).to(self.device)

@@ -192,3 +192,17 @@ def test_conjugate_cascades_share_their_mass_maps(ttbar):
     np.testing.assert_allclose(np.median(pre.marginals.forward(raw)[:, [3, k + 3]]), 0, atol=0.02)
     assert knots[3, 0] == pooled.min() and knots[3, -1] == pytest.approx(pooled.max(), rel=1e-8)
     np.testing.assert_allclose(pre.inverse(pre.forward(ttbar.momenta)), ttbar.momenta, rtol=1e-9, atol=1e-8)
+
+
+def test_the_decay_parametrisation_refuses_a_process_it_cannot_cover():
+    from dataclasses import replace
+
+    from lhcgan.errors import ConfigError
+    from lhcgan.preprocessing import DecayParametrisation
+    from lhcgan.process import TTBAR
+
+    # a t̄ that decays into three slots directly, without its W
+    flat = replace(TTBAR, resonances=tuple(r for r in TTBAR.resonances if r.name != "W-"),
+                   slots=tuple(replace(s, parent="tbar") if s.parent == "W-" else s for s in TTBAR.slots))
+    with pytest.raises(ConfigError, match="tbar does not"):
+        DecayParametrisation(flat)

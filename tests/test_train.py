@@ -7,7 +7,7 @@ import torch
 from lhcgan import physics
 
 from lhcgan.config import load_card
-from lhcgan.errors import TrainingError
+from lhcgan.errors import ConfigError, TrainingError
 from lhcgan.modelfile import TrainedModel
 from lhcgan.train import Trainer
 
@@ -270,3 +270,9 @@ def test_a_sample_of_several_channels_gives_one_conditioned_model(all_channels, 
     assert not np.allclose(had, lep)
     with pytest.raises(InputError, match="several channels"):
         model.momenta(z)
+
+
+def test_a_residual_generator_needs_noise_for_every_coordinate(ttbar, tmp_path):
+    with pytest.raises(ConfigError, match="latent ≥ 18"):
+        Trainer(ttbar, tiny(latent=12), tmp_path)
+    assert Trainer(ttbar, tiny(latent=12, residual=False), tmp_path).G.latent == 12
