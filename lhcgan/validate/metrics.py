@@ -234,6 +234,8 @@ def summarise(generated: Events, truth: Events, *, training_size: int | None = N
     ``per_channel``, every metric for each channel alone ("channels").
     """
     og, ot = observables(generated), observables(truth)
+    for key in set(og) ^ set(ot):  # e.g. the missing pT where only one process has leptonic channels
+        og.pop(key, None), ot.pop(key, None)
     wg, wt = generated.weights, truth.weights
     if not recoils(ot):  # a balanced truth: pT(tt̄) is float rounding, nothing to compare
         og.pop("pt_ttbar"), ot.pop("pt_ttbar")

@@ -158,7 +158,7 @@ def make_figures(generated: Events, truth: Events, og: Observables, ot: Observab
     hi = _range(ot["m_ttbar"])[1]
     lo = 10 * np.floor(float(np.min(ot["m_ttbar"])) / 10)  # the threshold, wherever the masses put it
     yield Figure("m_ttbar", "mass of the tt̄ system", "m_ttbar"), ratio("m_ttbar", hists(og["m_ttbar"], ot["m_ttbar"], lo, hi), r"$m(t\bar{t})$ [GeV]", logy=True)
-    if "met" in ot and np.any(ot["met"] > 0):  # neutrinos: the missing pT an analysis sees
+    if "met" in ot and "met" in og and np.any(ot["met"] > 0):  # neutrinos: the missing pT an analysis sees
         hi = float(np.quantile(ot["met"], 0.999))
         yield (Figure("met", "missing transverse momentum (the neutrinos' pT)", "met"),
                ratio("met", hists(og["met"], ot["met"], 0, hi), r"$p_T^{miss}$ [GeV]", logy=True))

@@ -154,3 +154,13 @@ def test_several_channels_are_judged_each_on_its_own(all_channels):
     nu = np.isin(np.abs(b.pdg[ch == 1]), [12, 14])
     np.testing.assert_allclose(met[ch == 1], lhcgan.physics.pt(b.momenta[ch == 1][nu]))
     assert (met[ch == 2] > 0).all()
+
+
+def test_samples_described_by_other_channel_sets_compare_on_their_common_observables(ttbar):
+    from lhcgan.validate.metrics import summarise
+
+    # the same all-hadronic events, once under the process of every channel (which has a missing pT)
+    every = lhcgan.Events(ttbar.momenta, ttbar.pdg)
+    assert "met" in observables(every) and "met" not in observables(ttbar)
+    s = summarise(every[:1500], ttbar[1500:], auc_events=1000)
+    assert "met" not in s["w1_over_sigma"] and s["w1_over_sigma"]["m_ttbar"] < 0.2
