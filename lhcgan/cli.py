@@ -11,7 +11,7 @@ from lhcgan.errors import LhcganError
 from lhcgan.process import CHANNELS
 from lhcgan.version import __version__
 
-PYTHIA_MT, PYTHIA_MW = 173.0, 80.385  # Pythia 8's defaults (lhcgan.simulate checks them), for the help text
+PYTHIA_MT, PYTHIA_MW = 173.0, 80.385  # Pythia 8's defaults, for the help text (a test holds them to Pythia's)
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:

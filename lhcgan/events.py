@@ -177,6 +177,17 @@ class Events:
         return {tuple(int(i) for i in c): float(v / total) for c, v in zip(combos, sums) if v > 0}
 
 
+def channel_totals(process: Process, table: Mapping[tuple[int, ...], float]) -> dict[str, float]:
+    """A per-flavour-combination table (counts or fractions) summed over each combination's channel,
+    in the process's channel order (channels without entries left out)."""
+    if not table:
+        return {}
+    channel = process.channel_of(np.array(list(table), dtype=np.int64))
+    sums = np.bincount(channel, weights=np.fromiter(table.values(), float, len(table)),
+                       minlength=len(process.channels))
+    return {c.name: float(v) for c, v in zip(process.channels, sums) if v}
+
+
 def counts_to_fractions(counts: Mapping[tuple[int, ...], int]) -> dict[tuple[int, ...], float]:
     """Flavour counts → fractions summing to 1."""
     total = sum(counts.values())

@@ -16,7 +16,7 @@ import torch
 
 from lhcgan.config import FitConfig
 from lhcgan.errors import InputError
-from lhcgan.events import Events, from_fraction_table, sample_flavours, to_fraction_table
+from lhcgan.events import Events, channel_totals, from_fraction_table, sample_flavours, to_fraction_table
 from lhcgan.model import Bridge, Generator, autocast, parametrisation_from_dict, parametrisation_to_dict
 from lhcgan.preprocessing import Standardizer
 from lhcgan.process import Process
@@ -123,11 +123,7 @@ class TrainedModel:
 
     def channel_fractions(self) -> dict[str, float]:
         """Fraction of the generated events in each channel (of the flavour fractions learnt)."""
-        out: dict[str, float] = {}
-        combos = np.array(list(self.flavour_fractions), dtype=np.int64)
-        for c, f in zip(self.process.channel_of(combos), self.flavour_fractions.values()):
-            out[self.channels[c]] = out.get(self.channels[c], 0.0) + f
-        return out
+        return channel_totals(self.process, self.flavour_fractions)
 
     def iterate(self, n: int, seed: int = 1, chunk: int = 100_000, shard: int = 0,
                 channel: str | None = None) -> Iterator[Events]:
@@ -151,9 +147,8 @@ class TrainedModel:
             if channel not in self.channels:
                 raise InputError(f"the model was trained on {', '.join(self.channels)}, not {channel}",
                                  hint=f"choose --channel from {self.channels}, or train on a sample with {channel}")
-            c = self.channels.index(channel)
-            fractions = {k: f for k, f in fractions.items()
-                         if self.process.channel_of(np.array([k]))[0] == c}
+            mine = self.process.channel_of(np.array(list(fractions), dtype=np.int64)) == self.channels.index(channel)
+            fractions = {k: f for (k, f), keep in zip(fractions.items(), mine) if keep}
             process = self.process.restrict([channel])
             if meta.get("cross_section_pb"):  # σ of the channel alone
                 meta["cross_section_pb"] *= self.channel_fractions()[channel]

@@ -178,7 +178,10 @@ class Process:
 
     def channel_of(self, pdg: np.ndarray, channels: tuple[Channel, ...] | None = None) -> np.ndarray:
         """Index into ``channels`` (default: the process's) of each event (N,), −1 for a combination none covers."""
-        modes = self.modes_of(pdg)
+        return self.channel_of_modes(self.modes_of(pdg), channels)
+
+    def channel_of_modes(self, modes: np.ndarray, channels: tuple[Channel, ...] | None = None) -> np.ndarray:
+        """`channel_of` from the events' `modes_of` (N, n_decaying), where they are known already."""
         out = np.full(len(modes), -1, dtype=np.int64)
         for c, channel in enumerate(self.channels if channels is None else channels):
             for combo in channel.modes:
@@ -228,16 +231,13 @@ class Process:
     def with_masses(self, masses: dict[str, float]) -> "Process":
         """The same process with other pole masses, e.g. {"t": 173.0, "W": 80.385}: a name matches
         a resonance and, with its charge dropped, its antiparticle ("t" sets t and tbar, "W" both W)."""
-        def base(name: str) -> str:
-            return name.rstrip("+-").removesuffix("bar")
-
-        res = tuple(replace(r, mass=float(masses[base(r.name)])) if base(r.name) in masses else r
+        res = tuple(replace(r, mass=float(masses[_particle(r.name)])) if _particle(r.name) in masses else r
                     for r in self.resonances)
         return replace(self, resonances=res)
 
     def pole_masses(self) -> dict[str, float]:
         """{"t": m_t, "W": m_W}: the pole masses by particle, as `with_masses` takes them."""
-        return {r.name.rstrip("+-").removesuffix("bar"): r.mass for r in self.resonances}
+        return {_particle(r.name): r.mass for r in self.resonances}
 
     # -- plain data --------------------------------------------------------------------------------
 
@@ -271,6 +271,11 @@ class Process:
             return tuple(Channel(c["name"], c["label"], tuple(tuple(x) for x in c["modes"])) for c in d.get(key, ()))
 
         return cls(d["name"], slots, res, channels("channels"), channels("excluded"))
+
+
+def _particle(name: str) -> str:
+    """A resonance's name without charge or bar: "W+" → "W", "tbar" → "t" (particle and antiparticle share a mass)."""
+    return name.rstrip("+-").removesuffix("bar")
 
 
 def _channel_dict(c: Channel) -> dict:

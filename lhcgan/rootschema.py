@@ -14,7 +14,7 @@ METADATA = "lhcgan_metadata"
 COLLECTION = "LHEPart"
 LEGACY_COLLECTION = "Particle"
 WEIGHT = "genWeight"
-#: weight branches a reader takes, in order of preference: lhcgan/NanoAOD nominal, NanoAOD LHE, lhcgan < 0.4
+#: weight branches a reader takes, in order of preference: lhcgan/NanoAOD nominal, NanoAOD LHE, lhcgan < 0.2
 WEIGHT_BRANCHES = ("genWeight", "LHEWeight_originalXWGTUP", "weight")
 EVENT_IDS = ("run", "luminosityBlock", "event")
 BRANCH_TYPE = "var * {pt: float32, eta: float32, phi: float32, mass: float32, pdgId: int32, status: int32}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 from collections import Counter
@@ -40,10 +41,6 @@ SETTINGS: tuple[str, ...] = (
 )
 
 
-#: Pythia's pole masses unless --mt / --mw are given (its defaults): the process's nominal masses follow them
-PYTHIA_MT, PYTHIA_MW = 173.0, 80.385
-
-
 def channel_process(channel: str = "allhad") -> Process:
     """The process of ``--channel``: "allhad", "ljets", "dilep" or "all" (every channel)."""
     names = [c.name for c in TTBAR.channels]
@@ -61,14 +58,22 @@ def decay_settings(process: Process) -> list[str]:
     are made too and left out by the reader, counted as "channel not selected".
     """
     out = []
-    for r in process.decaying:
-        used = {combo[process.decaying.index(r)] for c in process.channels for combo in c.modes}
+    for k, r in enumerate(process.decaying):
+        used = {combo[k] for c in process.channels for combo in c.modes}
         ids = sorted({i for m in r.modes if m.name in used for i in m.pythia})
         out.append((abs(r.pdg), " ".join(map(str, ids))))
     settings = []
     for pdg, ids in dict(out).items():  # W⁺ and W⁻ share their PDG entry
         settings += [f"{pdg}:onMode = off", f"{pdg}:onIfAny = {ids}"]
     return settings
+
+
+def makes_only(process: Process) -> bool:
+    """Whether Pythia, with `decay_settings`, makes only the process's channels: every combination of the
+    modes it turns on is one of the channels' (not so for ℓ+jets, where it makes both W leptonic too)."""
+    used = [{combo[k] for c in process.channels for combo in c.modes} for k in range(len(process.decaying))]
+    covered = {combo for c in process.channels for combo in c.modes}
+    return all(combo in covered for combo in itertools.product(*used))
 
 
 def pythia_settings(ecm: float, seed: int, *, bias: float | None = None, isr: bool = False,
@@ -238,7 +243,7 @@ def simulate(
     process = process.with_masses(masses)
     meta = {"source": f"lhcgan simulate (Pythia 8, seed {seed})", "seed": seed, "ecm": ecm, "bias": bias, "isr": isr,
             "channel": channel, "masses": masses}
-    exact = all(len(c.modes) == 1 for c in process.channels) or channel == "all"  # Pythia makes only these
+    exact = makes_only(process)
     if pythia_lhef is None:
         pythia_lhef = fmt == "lhe" and exact
     if not pythia_lhef:

@@ -89,6 +89,8 @@ class Trainer:
 
         #: signed training weights (None: unweighted); batches are drawn ∝ |w|^p, w/|w|^p enters the losses
         self.weights = check_weights(events)
+        #: (weighted) fractions of each flavour combination: generated events are drawn with them
+        self.flavour_fractions = events.flavour_fractions()
         sym, sym_w = symmetrised(events.momenta, self.weights, cfg.symmetries, cfg.seed)
         self.pre = make_parametrisation(cfg.parametrisation, sym, events.process, sym_w)
         self.feat = Standardizer.fit(sym, sym_w)
@@ -333,7 +335,7 @@ class Trainer:
 
         z = self.G_ema.noise(SELECT_EVENTS, torch.Generator(device=self.device).manual_seed(self.cfg.seed + 3),
                              self.device)
-        pdg = sample_flavours(SELECT_EVENTS, self.events.flavour_fractions(), np.random.default_rng([self.cfg.seed, 4]))
+        pdg = sample_flavours(SELECT_EVENTS, self.flavour_fractions, np.random.default_rng([self.cfg.seed, 4]))
         c = torch.as_tensor(self.process.condition(pdg), device=self.device) if self.process.n_condition else None
         with self._autocast():
             x = self.G_ema(z, c)
@@ -514,7 +516,7 @@ class Trainer:
             bridge=copy.deepcopy(self.bridge).cpu(),
             process=self.process,
             config=used,
-            flavour_fractions=self.events.flavour_fractions(),
+            flavour_fractions=self.flavour_fractions,
             meta={
                 "ecm": self.events.meta.get("ecm"),
                 "cross_section_pb": self.events.meta.get("cross_section_pb"),
@@ -529,7 +531,7 @@ class Trainer:
                 "selection_score": self.best["score"] if self.best else None,
                 "seed": self.cfg.seed,
                 "training_seconds": round(self.elapsed, 1),
-                "flavour_fractions": to_fraction_table(self.events.flavour_fractions()),
+                "flavour_fractions": to_fraction_table(self.flavour_fractions),
             },
         )
 

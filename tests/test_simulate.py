@@ -118,3 +118,18 @@ def test_masses_are_set_and_recorded(tmp_path):
         assert np.median(ev.resonance_masses(), axis=0) == pytest.approx([80.0, 80.0, 175.0, 175.0], abs=0.5)
     with pytest.raises(ConfigError, match="channel"):
         simulate(10, tmp_path / "x.root", channel="taus")
+
+
+def test_the_help_text_gives_pythias_default_masses():
+    from lhcgan.cli import PYTHIA_MT, PYTHIA_MW
+    from lhcgan.simulate import make_pythia, pythia_settings
+
+    pythia = make_pythia(pythia_settings(13000, 1))
+    assert (pythia.particleData.m0(6), pythia.particleData.m0(24)) == (PYTHIA_MT, PYTHIA_MW)
+
+
+@pytest.mark.parametrize(("channel", "only"), [("allhad", True), ("ljets", False), ("dilep", True), ("all", True)])
+def test_pythia_makes_only_the_channel_where_its_decay_switches_can(channel, only):
+    from lhcgan.simulate import channel_process, makes_only
+
+    assert makes_only(channel_process(channel)) is only

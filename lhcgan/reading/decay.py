@@ -47,10 +47,10 @@ def classify(pdg: np.ndarray, process: Process) -> tuple[np.ndarray, np.ndarray]
     modes = process.modes_of(pdg)
     reasons[(modes < 0).any(axis=1)] = NO_MODE
     if process.excluded:
-        other = process.channel_of(pdg, process.excluded)
+        other = process.channel_of_modes(modes, process.excluded)
         for c, channel in enumerate(process.excluded):
             reasons[(reasons == "") & (other == c)] = not_selected(channel.name)
-    reasons[(reasons == "") & (process.channel_of(pdg) < 0)] = NO_MODE
+    reasons[(reasons == "") & (process.channel_of_modes(modes) < 0)] = NO_MODE
     return reasons == "", reasons
 
 

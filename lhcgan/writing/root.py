@@ -20,7 +20,7 @@ import numpy as np
 import uproot
 
 from lhcgan import physics
-from lhcgan.events import Events, counts_to_fractions, to_fraction_table
+from lhcgan.events import Events, channel_totals, counts_to_fractions, to_fraction_table
 from lhcgan.rootschema import BRANCH_TYPE, COLLECTION, METADATA, TREE, WEIGHT
 from lhcgan.version import __version__
 from lhcgan.atomic import atomic_output
@@ -86,11 +86,9 @@ def write_root(
 
             process = None
             flavours: Counter[tuple[int, ...]] = Counter()
-            channels: Counter[str] = Counter()
             for chunk in as_chunks(events):
                 process, last_meta = chunk.process, chunk.meta  # the last chunk knows most (e.g. σ)
                 flavours.update(chunk.flavour_counts())
-                channels.update(chunk.channel_counts())
                 pending.append(chunk)
                 n_pending += len(chunk)
                 n_total += len(chunk)
@@ -102,7 +100,7 @@ def write_root(
                 "n_events": n_total,
                 "process": None if process is None else process.to_dict(),
                 "masses": None if process is None else process.pole_masses(),
-                "channels": dict(channels),
+                "channels": {} if process is None else {k: int(v) for k, v in channel_totals(process, flavours).items()},
                 "flavour_fractions": to_fraction_table(counts_to_fractions(flavours)) if n_total else None,
             }
             info |= {k: v for k, v in last_meta.items() if k in ("source", "ecm", "cross_section_pb", "generator", "seed", "bias", "isr", "channel")}
