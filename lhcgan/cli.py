@@ -7,6 +7,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
+from lhcgan.conditions import PARAMETERS
 from lhcgan.errors import LhcganError
 from lhcgan.process import CHANNELS
 from lhcgan.version import __version__
@@ -62,20 +63,39 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if args.nproc and args.nproc > 1 and "WORLD_SIZE" not in os.environ:
         return _launch_torchrun(args)
 
+    from lhcgan.conditions import check_same_physics, join_samples, parse_input
     from lhcgan.config import load_card, parse_assignment, save_card
     from lhcgan.errors import ConfigError
+    from lhcgan.events import Events
     from lhcgan.generate import generate
     from lhcgan.modelfile import Ensemble
     from lhcgan.reading import read
     from lhcgan.train import Trainer
 
     overrides = dict(parse_assignment(a) for a in args.set)
-    overrides |= {"iterations": args.iterations, "seed": args.seed, "device": args.device}
-    run_dir = Path(args.out) if args.out else Path("runs") / f"{Path(args.input).name.split('.')[0]}-seed{args.seed or 1}"
+    # an option given on the command line wins over --set; one left out leaves --set's value alone
+    options = {"iterations": args.iterations, "seed": args.seed, "device": args.device}
+    overrides |= {k: v for k, v in options.items() if v is not None}
+    specs = [parse_input(s) for s in args.input]
+    first = Path(specs[0][0]).name.split(".")[0]
+    run_dir = Path(args.out) if args.out else Path("runs") / f"{first}-seed{args.seed or 1}"
     config = load_card(args.preset, args.card, overrides)
     if args.resume and (run_dir / "card.yaml").is_file() and not args.card:
         config = load_card(args.preset, run_dir / "card.yaml", overrides)
-    events = read(args.input, channels=args.channel)
+    samples = [read(path, channels=args.channel) for path, _ in specs]
+    for sample in samples:
+        print(sample.report.summary())
+    conditioning = None
+    if args.condition:
+        events, conditioning = join_samples(samples, list(dict.fromkeys(args.condition)), [v for _, v in specs])
+        print(f"conditioned on {conditioning.range_text()}: training points "
+              f"{', '.join('/'.join(f'{v:g}' for v in p) for p in conditioning.points)}")
+    else:
+        given = next((s for s, (_, v) in zip(args.input, specs) if v), None)
+        if given:
+            raise ConfigError(f"{given}: a value for a file is for a conditioned fit", hint="add --condition NAME")
+        check_same_physics(samples)
+        events = samples[0] if len(samples) == 1 else Events.pool(samples)
     size = args.ensemble
     if size < 1:
         raise ConfigError(f"--ensemble takes a number of models ≥ 1, got {size}")
@@ -84,9 +104,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         # members differ in their seeds and share the held-out events of the first
         member_dir = run_dir if size == 1 else run_dir / f"member{k}"
         trainer = Trainer(events, config.replace(seed=config.seed + k), member_dir, progress=not args.quiet,
-                          split_seed=config.seed)
+                          split_seed=config.seed, conditioning=conditioning)
         if trainer.dist.main and k == 0:
-            print(events.report.summary())
             if trainer.dist.world > 1:
                 print(f"training on {trainer.dist.world} processes ({trainer.device.type}), "
                       f"{trainer.local_batch} events per process and batch")
@@ -100,16 +119,31 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if size > 1:
         model.save(run_dir / "model.pt")
         save_card(config, run_dir / "card.yaml")
+    if conditioning is not None:
+        _validate_points(args, model, trainer, run_dir, config.seed)
+    else:
+        _generate_and_validate(args, model, trainer, events, run_dir, config.seed)
+    print(f"run folder {run_dir}/:")
+    for p in sorted(run_dir.iterdir()):
+        print(f"  {p.name}{'/' if p.is_dir() else ''}")
+    return 0
+
+
+def _generate_and_validate(args: argparse.Namespace, model, trainer, events, run_dir, seed: int) -> None:
+    """`fit`'s output: generated.root (and .lhe), validated against the held-out events."""
+    from lhcgan.generate import generate
+
+    size = args.ensemble
     n = args.events or len(events)
     outputs = [run_dir / "generated.root"] + ([run_dir / "generated.lhe"] if args.lhe else [])
     for path in outputs:
-        generate(n, path, model=model, seed=config.seed, progress=not args.quiet)
+        generate(n, path, model=model, seed=seed, progress=not args.quiet)
     if not args.no_validate:
         from lhcgan.validate import validate
 
         from lhcgan.validate.worth import effective_size
 
-        spread = model.member_samples(min(n, 200_000), seed=config.seed) if size > 1 else None
+        spread = model.member_samples(min(n, 200_000), seed=seed) if size > 1 else None
         n_sample = round(effective_size(events.weights, len(events)))  # a weighted sample's worth is its effective size
         if len(trainer.heldout):
             print(f"validation against the {len(trainer.heldout)} held-out events the model never saw:")
@@ -119,10 +153,35 @@ def _cmd_fit(args: argparse.Namespace) -> int:
             print("validation against the training sample (holdout: 0), which flatters the model:")
             validate(outputs[0], events, run_dir / "validation", run_dir=run_dir, training_size=n_sample,
                      members=spread)
-    print(f"run folder {run_dir}/:")
-    for p in sorted(run_dir.iterdir()):
-        print(f"  {p.name}{'/' if p.is_dir() else ''}")
-    return 0
+
+
+def _validate_points(args: argparse.Namespace, model, trainer, run_dir, seed: int) -> None:
+    """A conditioned `fit`'s output: at every training point, generated_<point>.root (and .lhe),
+    validated against that point's held-out events."""
+    import numpy as np
+
+    from lhcgan.generate import generate
+
+    cond = model.conditioning
+    train_values, held_values = cond.values_of(trainer.events), cond.values_of(trainer.heldout)
+    for point in cond.points:
+        values = dict(zip(cond.names, point))
+        tag = "_".join(f"{k}{v:g}" for k, v in values.items())
+        n = args.events or int((train_values == point).all(axis=1).sum())
+        outputs = [run_dir / f"generated_{tag}.root"] + ([run_dir / f"generated_{tag}.lhe"] if args.lhe else [])
+        for path in outputs:
+            generate(n, path, model=model, seed=seed, progress=not args.quiet, parameters=values)
+        held = trainer.heldout[(held_values == np.asarray(point)).all(axis=1)]
+        if args.no_validate or not len(held):
+            continue
+        from lhcgan.validate import validate
+
+        held = held.with_process(cond.process_at(held.process, np.asarray(point)))
+        print(f"validation at {tag} against the {len(held)} held-out events there the model never saw:")
+        n_sample = int((train_values == point).all(axis=1).sum())
+        spread = model.member_samples(min(n, 200_000), seed=seed, parameters=values) if args.ensemble > 1 else None
+        validate(outputs[0], held, run_dir / f"validation_{tag}", run_dir=run_dir, training_size=n_sample,
+                 members=spread)
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -147,13 +206,14 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_generate(args: argparse.Namespace) -> int:
     from lhcgan.generate import generate, generate_shards
 
+    parameters = {k: getattr(args, k) for k in PARAMETERS if getattr(args, k) is not None}
     if args.shards > 1:
         manifest = generate_shards(args.events, args.output, shards=args.shards, model=args.model, seed=args.seed,
-                                   channel=args.channel)
+                                   channel=args.channel, parameters=parameters)
         print(f"wrote {args.events} events in {args.shards} files; manifest {manifest}")
         return 0
     n = generate(args.events, args.output, model=args.model, seed=args.seed, progress=not args.quiet,
-                 channel=args.channel)
+                 channel=args.channel, parameters=parameters)
     print(f"wrote {n} events to {args.output}")
     return 0
 
@@ -191,7 +251,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_convert)
 
     p = sub.add_parser("fit", help="train the GAN on a tt̄ sample, generate and write events")
-    p.add_argument("input", help="training sample: .lhe[.gz], lhcgan .root or NanoAOD .root")
+    p.add_argument("input", nargs="+",
+                   help="training sample(s): .lhe[.gz], lhcgan .root or NanoAOD .root; with --condition, one per "
+                        "point, each's value from its metadata or given as FILE:mt=172.5")
+    p.add_argument("--condition", action="append", choices=list(PARAMETERS),
+                   help="learn the dependence on this parameter from samples at several values (repeatable)")
     p.add_argument("--preset", default="default", help="settings preset: default or paper")
     p.add_argument("--channel", action="append", choices=CHANNELS,
                    help="train on this decay channel only (repeatable; default: every channel in the sample)")
@@ -230,6 +294,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     p.add_argument("--channel", choices=CHANNELS,
                    help="generate this decay channel only (default: the channel mix of the training sample)")
+    for par in PARAMETERS.values():
+        p.add_argument(f"--{par.name}", type=float, metavar="VALUE",
+                       help=f"for a model conditioned on {par.name}: generate at this value ({par.unit}), "
+                            "within the trained range")
     p.add_argument("--shards", type=int, default=1,
                    help="write this many ROOT files, each from its own process and random stream, plus a manifest")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

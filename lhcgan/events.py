@@ -32,6 +32,8 @@ class Events:
         process: the process description (slots, masses, resonances).
         meta: free-form provenance: "source", "ecm" (GeV), "cross_section_pb", ...
         report: what the reader read, accepted and skipped, when it came from a file.
+        parameters: per-event values (N,) of the physics parameters a conditioned model learns over,
+            by name (``{"mt": ...}`` GeV; see `lhcgan.conditions`); empty for a sample at one point.
 
     Energies are not stored: they follow from the fixed slot masses, so every
     particle is exactly on its mass shell.
@@ -43,6 +45,7 @@ class Events:
     process: Process = TTBAR
     meta: dict[str, Any] = field(default_factory=dict)
     report: "ReadReport | None" = None
+    parameters: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.momenta = np.asarray(self.momenta, dtype=np.float64)
@@ -56,6 +59,10 @@ class Events:
             self.weights = np.asarray(self.weights, dtype=np.float64)
             if self.weights.shape != (len(self.momenta),):
                 raise InvalidEventsError(f"weights must have shape ({len(self.momenta)},), got {self.weights.shape}")
+        self.parameters = {k: np.asarray(v, dtype=np.float64) for k, v in self.parameters.items()}
+        for k, v in self.parameters.items():
+            if v.shape != (len(self.momenta),):
+                raise InvalidEventsError(f"parameter {k} must have shape ({len(self.momenta)},), got {v.shape}")
         bad = ~np.isfinite(self.momenta).all(axis=(1, 2))
         if bad.any():
             raise NonFiniteError(
@@ -83,7 +90,8 @@ class Events:
         if isinstance(index, (int, np.integer)):
             index = slice(index, index + 1 if index != -1 else None)
         w = None if self.weights is None else self.weights[index]
-        return Events(self.momenta[index], self.pdg[index], w, self.process, dict(self.meta))
+        return Events(self.momenta[index], self.pdg[index], w, self.process, dict(self.meta),
+                      parameters={k: v[index] for k, v in self.parameters.items()})
 
     def __repr__(self) -> str:
         return f"<Events {len(self)} × {self.process.name}>"
@@ -94,6 +102,9 @@ class Events:
         if not parts:
             raise InvalidEventsError("cannot concatenate an empty list of Events")
         first = parts[0]
+        if any(set(p.parameters) != set(first.parameters) for p in parts):
+            raise InvalidEventsError("cannot concatenate events with different parameters "
+                                     f"({sorted(first.parameters)} and others)")
         weights = None
         if any(p.weights is not None for p in parts):
             weights = np.concatenate([p.weights if p.weights is not None else np.ones(len(p)) for p in parts])
@@ -103,7 +114,16 @@ class Events:
             weights,
             first.process,
             dict(first.meta),
+            parameters={k: np.concatenate([p.parameters[k] for p in parts]) for k in first.parameters},
         )
+
+    @classmethod
+    def pool(cls, parts: Sequence["Events"]) -> "Events":
+        """Samples of one process, whatever channels each holds, as one: concatenated under the process
+        with every channel, then restricted to the channels present. Metadata of the first part is kept."""
+        every = [p.with_process(p.process.restrict([c.name for c in p.process.channels + p.process.excluded]))
+                 for p in parts]
+        return cls.concatenate(every).present()
 
     def channel_index(self) -> np.ndarray:
         """Each event's channel, (N,) int indices into ``process.channels``."""
@@ -139,7 +159,7 @@ class Events:
 
     def with_process(self, process: Process) -> "Events":
         """The same arrays under another description of the process (e.g. restricted to channels)."""
-        return Events(self.momenta, self.pdg, self.weights, process, dict(self.meta))
+        return Events(self.momenta, self.pdg, self.weights, process, dict(self.meta), parameters=self.parameters)
 
     @property
     def masses(self) -> np.ndarray:

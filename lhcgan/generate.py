@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from lhcgan.events import Events
@@ -24,6 +25,7 @@ def generate(
     chunk: int = CHUNK,
     progress: bool = False,
     channel: str | None = None,
+    parameters: Mapping[str, float] | None = None,
 ) -> int:
     """Write ``n`` generated events to ``path`` (.root, .lhe, .lhe.gz); return how many were written.
 
@@ -32,30 +34,33 @@ def generate(
         seed: fixes the noise and the flavours; ``shard`` selects an independent stream.
         chunk: events per generated chunk; memory is O(chunk) for any n.
         channel: one decay channel of the model's ("allhad", "ljets", "dilep"); None: the learnt mix.
+        parameters: for a conditioned model, the values to generate at ({"mt": 172.5} GeV).
     """
     output_format(path)  # fail on a bad suffix before any work
     if not isinstance(model, (TrainedModel, Ensemble)):
         model = load_model(model)
+    events = model.iterate(n, seed=seed, chunk=chunk, shard=shard, channel=channel, parameters=parameters)
+    first = next(events, None)  # refuses values outside the trained range before the output is opened
     metadata = {"seed": seed, "shard": shard, "model": model.meta.get("source"), "generator": "lhcgan"}
 
     def chunks() -> Iterator[Events]:
         from tqdm import tqdm
 
         with tqdm(total=n, unit="ev", disable=not progress, desc="generate") as bar:
-            for events in model.iterate(n, seed=seed, chunk=chunk, shard=shard, channel=channel):
-                bar.update(len(events))
-                yield events
+            for part in itertools.chain([first] if first is not None else [], events):
+                bar.update(len(part))
+                yield part
 
     extra = {"lumi_block": shard + 1} if output_format(path) == "root" else {}  # distinct event IDs per shard
     return write(chunks(), path, metadata=metadata, **extra)
 
 
 def _shard_worker(job: tuple) -> int:
-    n, path, model_path, seed, shard, threads, channel = job
+    n, path, model_path, seed, shard, threads, channel, parameters = job
     import torch
 
     torch.set_num_threads(threads)
-    return generate(n, path, model=model_path, seed=seed, shard=shard, channel=channel)
+    return generate(n, path, model=model_path, seed=seed, shard=shard, channel=channel, parameters=parameters)
 
 
 def generate_shards(
@@ -67,6 +72,7 @@ def generate_shards(
     seed: int = 1,
     processes: int | None = None,
     channel: str | None = None,
+    parameters: Mapping[str, float] | None = None,
 ) -> Path:
     """Write n events into ``shards`` ROOT files, each from its own process and random stream.
 
@@ -89,7 +95,8 @@ def generate_shards(
     files = [path.with_name(f"{path.stem}_{k}.root") for k in range(shards)]
     processes = processes or min(shards, os.cpu_count() or 1)
     threads = max(1, (os.cpu_count() or 1) // processes)
-    jobs = [(c, f, model, seed, k, threads, channel) for k, (c, f) in enumerate(zip(counts, files))]
+    next(load_model(model).iterate(1, channel=channel, parameters=parameters))  # bad values fail here, not in each worker
+    jobs = [(c, f, model, seed, k, threads, channel, parameters) for k, (c, f) in enumerate(zip(counts, files))]
     with multiprocessing.get_context("spawn").Pool(processes) as pool:
         written = pool.map(_shard_worker, jobs)
     manifest = path.with_suffix(".json")

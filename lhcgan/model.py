@@ -12,8 +12,9 @@ import torch
 from torch import nn
 
 from lhcgan import physics
+from lhcgan.conditions import Conditioning
 from lhcgan.errors import ConfigError
-from lhcgan.preprocessing import LOGISTIC, DecayParametrisation, Standardizer
+from lhcgan.preprocessing import LOGISTIC, DecayParametrisation, Poles, Standardizer
 from lhcgan.process import Process
 
 
@@ -63,13 +64,13 @@ class ParametrisationKind:
     Attributes:
         name: the setting's value ("decay", "momenta").
         cls: its class.
-        fit: (momenta (N, n, 3) GeV, process, weights (N,) or None) → a fitted parametrisation.
+        fit: (momenta (N, n, 3) GeV, process, weights (N,) or None, poles or None) → a fitted parametrisation.
         load: (state dict, process) → the parametrisation.
     """
 
     name: str
     cls: type
-    fit: Callable[[np.ndarray, Process, np.ndarray | None], Parametrisation]
+    fit: Callable[[np.ndarray, Process, np.ndarray | None, Poles | None], Parametrisation]
     load: Callable[[dict, Process], Parametrisation]
 
 
@@ -77,7 +78,7 @@ class ParametrisationKind:
 PARAMETRISATIONS: dict[str, ParametrisationKind] = {k.name: k for k in (
     ParametrisationKind("decay", DecayParametrisation, DecayParametrisation.fit,
                         DecayParametrisation.from_state_dict),
-    ParametrisationKind("momenta", Standardizer, lambda p, process, w: Standardizer.fit(p, w),
+    ParametrisationKind("momenta", Standardizer, lambda p, process, w, poles: Standardizer.fit(p, w),
                         lambda state, process: Standardizer.from_state_dict(state)),
 )}
 
@@ -89,9 +90,10 @@ def _kind(name: str) -> ParametrisationKind:
 
 
 def make_parametrisation(kind: str, momenta: np.ndarray, process: Process,
-                         weights: np.ndarray | None = None) -> Parametrisation:
-    """Fit the generator's parametrisation ``kind`` (see `PARAMETRISATIONS`) on (N, 6, 3) momenta and their weights."""
-    return _kind(kind).fit(momenta, process, weights)
+                         weights: np.ndarray | None = None, poles: Poles | None = None) -> Parametrisation:
+    """Fit the generator's parametrisation ``kind`` (see `PARAMETRISATIONS`) on (N, 6, 3) momenta, their
+    weights and, for a model conditioned on a pole mass, their (N,) poles."""
+    return _kind(kind).fit(momenta, process, weights, poles)
 
 
 def parametrisation_to_dict(param: Parametrisation) -> dict:
@@ -108,13 +110,20 @@ class Bridge(nn.Module):
 
     Holds the generator's parametrisation and, as buffers that travel with the
     model's device, the standardisation of the discriminator's features.
+
+    The condition (B, n_condition) both networks see is the decay channel's columns
+    (``process.n_condition``), then the ``conditioning``'s parameters mapped onto [−1, 1].
+    A pole-mass parameter sets the pole each event's mass coordinates are measured from,
+    and the discriminator sees resonance masses relative to it.
     """
 
     def __init__(self, param: Parametrisation, feat: Standardizer, process: Process, *, mass_mean: np.ndarray,
-                 mass_scale: np.ndarray, conserve_pt: bool, disc_masses: bool, disc_coordinates: bool = False) -> None:
+                 mass_scale: np.ndarray, conserve_pt: bool, disc_masses: bool, disc_coordinates: bool = False,
+                 conditioning: Conditioning | None = None) -> None:
         super().__init__()
         self.param = param
         self.process = process
+        self.conditioning = conditioning
         self.conserve_pt = conserve_pt
         self.disc_masses = disc_masses
         self.disc_coordinates = disc_coordinates and isinstance(param, DecayParametrisation)
@@ -124,21 +133,43 @@ class Bridge(nn.Module):
         self.register_buffer("mass_scale", torch.as_tensor(mass_scale, dtype=torch.float32))
 
     @property
+    def n_condition(self) -> int:
+        """Condition columns: the decay channel's, then the parameters'."""
+        return self.process.n_condition + (self.conditioning.n if self.conditioning else 0)
+
+    @property
     def n_features(self) -> int:
         return (len(self.mean) + (len(self.mass_mean) if self.disc_masses else 0)
-                + (len(self.mean) if self.disc_coordinates else 0) + self.process.n_condition)
+                + (len(self.mean) if self.disc_coordinates else 0) + self.n_condition)
 
-    def to_momenta(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 18) network output → (B, 6, 3) float64 GeV, balanced in pT when ``conserve_pt``."""
+    def poles(self, condition: torch.Tensor | None) -> Poles | None:
+        """The per-event poles {particle: (B,) GeV} a condition (B, n_condition) sets, or None."""
+        if self.conditioning is None or condition is None:
+            return None
+        values = self.conditioning.from_network(condition[:, self.process.n_condition:])
+        return self.conditioning.poles(values, self.process) or None
+
+    def to_momenta(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, 18) network output and its condition → (B, 6, 3) float64 GeV, balanced in pT when ``conserve_pt``."""
         x = x.double()
         if isinstance(self.param, DecayParametrisation):
-            return self.param.inverse(x, conserve_pt=self.conserve_pt)
+            return self.param.inverse(x, conserve_pt=self.conserve_pt, poles=self.poles(condition))
         p = self.param.inverse(x)
         return project_pt(p) if self.conserve_pt else p
 
     def masses(self, p: torch.Tensor) -> torch.Tensor:
         """Resonance masses (B, n_resonances), computed in float64, GeV."""
         return physics.resonance_masses(p, self.process)
+
+    def relative_masses(self, m: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
+        """Resonance masses (B, R) GeV moved by each event's pole shift: m − (m₀(event) − m₀(process)).
+
+        Where a condition sets the poles, the line shapes at every pole then lie on each other.
+        """
+        if self.conditioning is None or condition is None:
+            return m
+        values = self.conditioning.from_network(condition[:, self.process.n_condition:])
+        return m - self.conditioning.mass_shifts(values, self.process).to(m.dtype)
 
     def features(self, p: torch.Tensor, masses: torch.Tensor | None = None,
                  x: torch.Tensor | None = None, coords: torch.Tensor | None = None,
@@ -151,19 +182,22 @@ class Bridge(nn.Module):
         for generated events, the network output ``x`` (B, 18) they were built from spare
         recomputing them: the coordinates then come from ``realised(x)``, not from a map
         back from momenta. ``coords`` (B, 18), if known, are the coordinates themselves.
-        Last, the events' condition (B, n_condition), the decay modes, for a process of several
-        channels: the discriminator then judges p(event | channel).
+        Last, the events' condition (B, n_condition): the decay modes for a process of several
+        channels, and the parameters of a conditioned model; the discriminator then judges
+        p(event | condition). The masses are relative to each event's poles (`relative_masses`).
         """
         parts = [((p.reshape(p.shape[0], -1) - self.mean.double()) / self.scale.double()).float()]
         if self.disc_masses:
-            m = self.masses(p) if masses is None else masses
+            m = self.relative_masses(self.masses(p) if masses is None else masses, condition)
             parts.append(((m - self.mass_mean.double()) / self.mass_scale.double()).float())
         if self.disc_coordinates:
             if coords is None:
-                coords = self.param.forward(p) if x is None else self.param.realised(x, self.conserve_pt)
+                poles = self.poles(condition)
+                coords = (self.param.forward(p, poles) if x is None
+                          else self.param.realised(x, self.conserve_pt, poles))
             parts.append(coords.float())
-        if self.process.n_condition:
-            assert condition is not None, "a process of several channels needs the events' condition"
+        if self.n_condition:
+            assert condition is not None, "a conditioned model needs the events' condition"
             parts.append(condition.float())
         return torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]
 

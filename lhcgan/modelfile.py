@@ -6,7 +6,7 @@ Everything `lhcgan generate` needs is in that file; nothing else is looked up.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from lhcgan.conditions import Conditioning
 from lhcgan.config import FitConfig
 from lhcgan.errors import InputError
 from lhcgan.events import Events, channel_totals, from_fraction_table, sample_flavours, to_fraction_table
@@ -40,6 +41,8 @@ class TrainedModel:
     config: FitConfig
     flavour_fractions: dict[tuple[int, ...], float]
     meta: dict[str, Any] = field(default_factory=dict)
+    #: the parameters (m_t, √s) the model is conditioned on, with its training points; None if none
+    conditioning: Conditioning | None = None
 
     def save(self, path: str | os.PathLike[str]) -> None:
         with atomic_output(path) as tmp:
@@ -63,6 +66,7 @@ class TrainedModel:
             "process": self.process.to_dict(),
             "config": self.config.to_dict(),
             "flavour_fractions": to_fraction_table(self.flavour_fractions),
+            "conditioning": self.conditioning.to_dict() if self.conditioning else None,
             "meta": self.meta,
         }
 
@@ -82,39 +86,46 @@ class TrainedModel:
         process = Process.from_dict(d["process"])
         param = parametrisation_from_dict(d["parametrisation"], process)
         feat = Standardizer.from_state_dict(d["features"])
+        conditioning = Conditioning.from_dict(d["conditioning"]) if d.get("conditioning") else None
         bs = d["bridge_state"]
         bridge = Bridge(param, feat, process, mass_mean=bs["mass_mean"].numpy(), mass_scale=bs["mass_scale"].numpy(),
                         conserve_pt=d.get("conserve_pt", d["config"].get("conserve_pt")), disc_masses=d["disc_masses"],
-                        disc_coordinates=d["disc_coordinates"])
+                        disc_coordinates=d["disc_coordinates"], conditioning=conditioning)
         bridge.load_state_dict(bs)
         a = d["generator"]
         gen = Generator(a["latent"], a["hidden"], a["layers"], a["n_out"], a["residual"], a.get("n_condition", 0))
         gen.load_state_dict(d["generator_state"])
         return cls(gen.eval(), bridge, process, FitConfig.from_dict(d["config"]),
-                   from_fraction_table(d["flavour_fractions"]), d["meta"])
+                   from_fraction_table(d["flavour_fractions"]), d["meta"], conditioning)
 
     # -- sampling ----------------------------------------------------------------------------------
 
     @torch.no_grad()
-    def momenta(self, z: torch.Tensor, pdg: np.ndarray | None = None) -> np.ndarray:
+    def momenta(self, z: torch.Tensor, pdg: np.ndarray | None = None, values: np.ndarray | None = None) -> np.ndarray:
         """Noise (B, latent) → momenta (B, 6, 3) float64 GeV; the map back to momenta runs in float64.
 
         ``pdg`` (B, 6), the events' flavours, give the condition (the decay channel) of a model of
-        several channels. The network runs in bf16 where it was trained so (``cpu_bf16``) and the
-        CPU has native bf16.
+        several channels; ``values`` (P,) or (B, P), the parameters (m_t GeV, ...) of a conditioned
+        model, checked with `Conditioning.check` first. The network runs in bf16 where it was
+        trained so (``cpu_bf16``) and the CPU has native bf16.
         """
-        if self.generator.n_condition:
-            if pdg is None:
-                raise InputError("this model covers several channels: give the events' flavours",
-                                 path=self.meta.get("source"), hint="use iterate() or sample()")
-            cond = torch.as_tensor(self.process.condition(pdg))
-        else:
-            cond = torch.zeros(len(z), 0)
+        if self.process.n_condition and pdg is None:
+            raise InputError("this model covers several channels: give the events' flavours",
+                             path=self.meta.get("source"), hint="use iterate() or sample()")
+        cond = self.process.condition(pdg) if self.process.n_condition else np.zeros((len(z), 0), np.float32)
+        if self.conditioning is not None:
+            if values is None:
+                raise InputError(f"this model is conditioned on {', '.join(self.conditioning.names)}: give values",
+                                 path=self.meta.get("source"), hint="use iterate(parameters=...)")
+            rows = np.broadcast_to(np.asarray(values, np.float64).reshape(-1, self.conditioning.n),
+                                   (len(z), self.conditioning.n))
+            cond = np.concatenate([cond, self.conditioning.to_network(rows)], axis=1)
+        cond = torch.as_tensor(cond)
         with autocast(z.device, self.config.bf16, self.config.cpu_bf16):
             # in slices whose activations stay in the CPU's cache: 3.5× faster than one big matmul here
             x = torch.cat([self.generator(a, c if c.shape[1] else None).float()
                            for a, c in zip(z.split(NET_SLICE), cond.split(NET_SLICE))])
-        return self.bridge.to_momenta(x).numpy()
+        return self.bridge.to_momenta(x, cond if cond.shape[1] else None).numpy()
 
     @property
     def channels(self) -> list[str]:
@@ -126,12 +137,14 @@ class TrainedModel:
         return channel_totals(self.process, self.flavour_fractions)
 
     def iterate(self, n: int, seed: int = 1, chunk: int = 100_000, shard: int = 0,
-                channel: str | None = None) -> Iterator[Events]:
+                channel: str | None = None, parameters: Mapping[str, float] | None = None) -> Iterator[Events]:
         """Yield exactly n generated events in chunks; ``seed`` (and ``shard``) fix the stream.
 
         Every event gets the model's exact symmetries (`lhcgan.symmetry`) with random parameters.
         ``channel`` generates one decay channel only (its flavours in their learnt proportions);
-        by default the channel mix of the training sample.
+        by default the channel mix of the training sample. ``parameters`` ({"mt": 172.5} GeV) are
+        the values of a conditioned model, within its trained range; the events' process has
+        the pole masses they set and their metadata records them.
         """
         from lhcgan.symmetry import randomise
 
@@ -143,13 +156,21 @@ class TrainedModel:
         meta = {"source": f"lhcgan generate (seed {seed})", "seed": int(seed),
                 **{k: self.meta[k] for k in ("ecm", "cross_section_pb") if self.meta.get(k)}}
         fractions, process = self.flavour_fractions, self.process
+        values = None
+        if self.conditioning is not None:
+            values = self.conditioning.check(parameters or {})
+            process = self.conditioning.process_at(process, values)
+            meta |= self.conditioning.meta_at(values)
+        elif parameters:
+            raise InputError(f"the model is not conditioned on {', '.join(parameters)}",
+                             hint="train with `lhcgan fit FILES… --condition NAME` for a model that varies it")
         if channel is not None:
             if channel not in self.channels:
                 raise InputError(f"the model was trained on {', '.join(self.channels)}, not {channel}",
                                  hint=f"choose --channel from {self.channels}, or train on a sample with {channel}")
             mine = self.process.channel_of(np.array(list(fractions), dtype=np.int64)) == self.channels.index(channel)
             fractions = {k: f for (k, f), keep in zip(fractions.items(), mine) if keep}
-            process = self.process.restrict([channel])
+            process = process.restrict([channel])
             if meta.get("cross_section_pb"):  # σ of the channel alone
                 meta["cross_section_pb"] *= self.channel_fractions()[channel]
         done = 0
@@ -157,7 +178,7 @@ class TrainedModel:
             k = min(chunk, n - done)
             z = self.generator.noise(k, gen)
             pdg = sample_flavours(k, fractions, rng)
-            p = self.momenta(z, pdg)
+            p = self.momenta(z, pdg, values)
             ok = np.isfinite(p).all(axis=(1, 2))  # a NaN from the network is never written: the loop makes up for it
             # pp collisions are symmetric about the beam (and under z → −z): random transforms make those
             # symmetries exact and leave every invariant quantity (pT, masses, ΔR) as generated
@@ -170,8 +191,9 @@ class TrainedModel:
             done += int(ok.sum())
             yield Events(p[ok], pdg[ok], None, process, dict(meta))
 
-    def sample(self, n: int, seed: int = 1, channel: str | None = None) -> Events:
-        return Events.concatenate(list(self.iterate(n, seed, channel=channel)))
+    def sample(self, n: int, seed: int = 1, channel: str | None = None,
+               parameters: Mapping[str, float] | None = None) -> Events:
+        return Events.concatenate(list(self.iterate(n, seed, channel=channel, parameters=parameters)))
 
 
 @dataclass
@@ -205,13 +227,18 @@ class Ensemble:
     def channels(self) -> list[str]:
         return self.members[0].channels
 
+    @property
+    def conditioning(self) -> Conditioning | None:
+        return self.members[0].conditioning
+
     def iterate(self, n: int, seed: int = 1, chunk: int = 100_000, shard: int = 0,
-                channel: str | None = None) -> Iterator[Events]:
+                channel: str | None = None, parameters: Mapping[str, float] | None = None) -> Iterator[Events]:
         """Exactly n events, each chunk an equal, shuffled mixture of every member's events."""
         k = len(self.members)
         counts = [n // k + (i < n % k) for i in range(k)]
         per = -(-chunk // k)
-        streams = [m.iterate(c, seed=seed, chunk=per, shard=shard * k + i, channel=channel) for i, (m, c) in
+        streams = [m.iterate(c, seed=seed, chunk=per, shard=shard * k + i, channel=channel, parameters=parameters)
+                   for i, (m, c) in
                    enumerate(zip(self.members, counts))]
         rng = np.random.default_rng([int(seed), int(shard), k])
         while streams:
@@ -222,12 +249,13 @@ class Ensemble:
                 events = Events.concatenate(parts)
                 yield events[rng.permutation(len(events))]
 
-    def sample(self, n: int, seed: int = 1, channel: str | None = None) -> Events:
-        return Events.concatenate(list(self.iterate(n, seed, channel=channel)))
+    def sample(self, n: int, seed: int = 1, channel: str | None = None,
+               parameters: Mapping[str, float] | None = None) -> Events:
+        return Events.concatenate(list(self.iterate(n, seed, channel=channel, parameters=parameters)))
 
-    def member_samples(self, n: int, seed: int = 1) -> list[Events]:
+    def member_samples(self, n: int, seed: int = 1, parameters: Mapping[str, float] | None = None) -> list[Events]:
         """n events from every member alone, for the spread between them."""
-        return [m.sample(n, seed=seed * 1000 + i) for i, m in enumerate(self.members)]
+        return [m.sample(n, seed=seed * 1000 + i, parameters=parameters) for i, m in enumerate(self.members)]
 
 
 def load_model(path: str | os.PathLike[str] | None = None) -> TrainedModel | Ensemble:

@@ -23,7 +23,11 @@ import numpy as np
 from lhcgan import physics
 from lhcgan.errors import ConfigError
 from lhcgan.physics import Array, lib
-from lhcgan.process import Process
+from lhcgan.process import Process, particle_of
+
+#: Per-event pole masses {particle: (N,) GeV} ("t" for t and t̄, "W" for both W) where a conditioned
+#: model sets them; the process's own poles where absent.
+Poles = dict[str, Array]
 from lhcgan.stats import weighted_mean_std
 
 
@@ -207,7 +211,8 @@ class DecayParametrisation:
     """Momenta of a two-step cascade (P → W b, W → q q̄′ for each primary resonance P) ↔ (N, 18).
 
     Coordinates per primary resonance, in this order: log pT, η, φ of P;
-    asinh(2 (m − m₀) / Γ) for the masses of P and of W; polar and azimuthal angle
+    asinh(2 (m − m₀) / Γ) for the masses of P and of W, with m₀ the event's pole (``poles``, for
+    a model conditioned on a pole mass) or the process's; polar and azimuthal angle
     of W in the rest frame of P, against P's flight direction (azimuth from the
     plane of P and the beam); the same for q in the rest frame of W, reached
     through P's, against W's flight there (azimuth from the plane of W and P). The raw coordinates are then mapped by a
@@ -246,15 +251,17 @@ class DecayParametrisation:
         self._slots = np.argsort([c[j] for c in self.cascades for j in (2, 3, 4)])
 
     @classmethod
-    def fit(cls, momenta: np.ndarray, process: Process, weights: np.ndarray | None = None) -> "DecayParametrisation":
-        """Fit the quantile maps on momenta (N, 6, 3) GeV, with their (N,) weights where weighted.
+    def fit(cls, momenta: np.ndarray, process: Process, weights: np.ndarray | None = None,
+            poles: Poles | None = None) -> "DecayParametrisation":
+        """Fit the quantile maps on momenta (N, 6, 3) GeV, with their (N,) weights where weighted and
+        their (N,) pole masses where conditioned: the mass maps are then of m − m₀, pooled over the poles.
 
         A particle and its antiparticle have one line shape (CPT), so the mass coordinates of
         cascades whose resonances agree in |PDG id| (t and t̄, W⁺ and W⁻) share one quantile map,
         fitted on both: twice the events for each peak.
         """
         param = cls(process)
-        raw = param.to_raw(np.asarray(momenta, dtype=np.float64))
+        raw = param.to_raw(np.asarray(momenta, dtype=np.float64), poles)
         return cls(process, QuantileMap.fit(raw, tie=param.tied_columns(), weights=weights))
 
     def tied_columns(self) -> list[list[int]]:
@@ -265,13 +272,31 @@ class DecayParametrisation:
                 groups.setdefault((j, abs(res.pdg), res.mass, res.width), []).append(c * self.per_cascade + j)
         return [g for g in groups.values() if len(g) > 1]
 
-    def to_raw(self, p: Array) -> Array:
-        """(N, 6, 3) GeV → (N, 18) raw coordinates."""
+    def _poles(self, poles: Poles | None, like: Array) -> tuple[Array, Array, Array, Array]:
+        """The top and W poles and widths per cascade: (C, 1) from the process, or (C, N) where ``poles``
+        sets them; a moved pole's width follows it (`Process.width_at`), so the line shapes in these
+        coordinates are the same at every pole."""
+        xp = lib(like)
+        out = []
+        for j, (m0, g0) in ((0, self._top), (1, self._w)):
+            name = self.cascades[0][j].name
+            key = particle_of(name)
+            if poles is not None and key in poles:
+                v = physics.to_float64(poles[key]) if xp is not np else np.asarray(poles[key], np.float64)
+                v = xp.stack([v] * len(self.cascades))
+                out += [v, self.process.width_at(name, v)]
+            else:
+                out += [_like(m0, like), _like(g0, like)]
+        return out[0], out[2], out[1], out[3]
+
+    def to_raw(self, p: Array, poles: Poles | None = None) -> Array:
+        """(N, 6, 3) GeV → (N, 18) raw coordinates; ``poles`` per event where conditioned."""
         xp = lib(p)
         p = physics.to_float64(p)
         m = self.process.masses
+        mt0, mw0, gt, gw = self._poles(poles, p[:, 0, 0])
         cols = []
-        for top, w, b, q1, q2 in self.cascades:
+        for c, (top, w, b, q1, q2) in enumerate(self.cascades):
             p4 = {i: physics.to_four_momenta(p[:, i], m[i]) for i in (b, q1, q2)}
             w4 = p4[q1] + p4[q2]
             t4 = p4[b] + w4
@@ -289,11 +314,11 @@ class DecayParametrisation:
             th_w, ph_w = _angles(w_t, t3, _beam(t3))
             th_q, ph_q = _angles(q_w, w_t, t3)
             cols += [xp.log(xp.clip(physics.pt(t3), 1e-6, None)), physics.eta(t3), physics.phi(t3),
-                     xp.arcsinh(2 * (mt - top.mass) / top.width), xp.arcsinh(2 * (mw - w.mass) / w.width),
+                     xp.arcsinh(2 * (mt - mt0[c]) / gt[c]), xp.arcsinh(2 * (mw - mw0[c]) / gw[c]),
                      th_w, ph_w, th_q, ph_q]
         return xp.stack(cols, axis=-1)
 
-    def from_raw(self, y: Array, conserve_pt: bool = False) -> Array:
+    def from_raw(self, y: Array, conserve_pt: bool = False, poles: Poles | None = None) -> Array:
         """(N, 18) raw coordinates → (N, 6, 3) GeV, on all mass shells; balanced in pT if asked."""
         xp = lib(y)
         y = physics.to_float64(y)
@@ -307,7 +332,7 @@ class DecayParametrisation:
             recoil = -t3[:-1, :, :2].sum(0)
             pz = xp.hypot(recoil[:, 0], recoil[:, 1]) * xp.sinh(col[-1, :, 1])  # its own η, the recoil's pT
             t3 = xp.concatenate([t3[:-1], xp.concatenate([recoil, pz[:, None]], axis=-1)[None]], axis=0)
-        mt, mw = self._masses(col[..., 3], col[..., 4])
+        mt, mw = self._masses(col[..., 3], col[..., 4], poles)
         t4 = xp.concatenate([xp.sqrt((t3 * t3).sum(-1) + mt * mt)[..., None], t3], axis=-1)
         w_t = _at_rest(physics.two_body_momentum(mt, mb, mw), mw, col[..., 5], col[..., 6], t3, _beam(t3))
         w4 = physics.boost(w_t, t4, mt)
@@ -317,29 +342,29 @@ class DecayParametrisation:
         out = xp.stack([t4[..., 1:] - w4[..., 1:], q1, w4[..., 1:] - q1], axis=1)  # (C, 3, N, 3): b, q, q̄′
         return xp.moveaxis(out.reshape(-1, n, 3)[self._slots], 0, 1)
 
-    def _masses(self, a_top: Array, a_w: Array) -> tuple[Array, Array]:
+    def _masses(self, a_top: Array, a_w: Array, poles: Poles | None = None) -> tuple[Array, Array]:
         """Top and W masses (C, N) GeV from their raw coordinates asinh(2 (m − m₀) / Γ) (C, N).
 
         Each is kept above its decay threshold, so the two-body decays exist.
         """
         xp = lib(a_top)
-        (mt0, gt), (mw0, gw) = (tuple(_like(a, a_top) for a in pair) for pair in (self._top, self._w))
+        mt0, mw0, gt, gw = self._poles(poles, a_top[0])
         mb, mq1, mq2 = (_like(self._m[key], a_top) for key in ("b", "q1", "q2"))
         mw = xp.maximum(mw0 + 0.5 * gw * xp.sinh(a_w), mq1 + mq2 + 1e-6)
         mt = xp.maximum(mt0 + 0.5 * gt * xp.sinh(a_top), mw + mb + 1e-6)
         return mt, mw
 
-    def forward(self, momenta: Array) -> Array:
+    def forward(self, momenta: Array, poles: Poles | None = None) -> Array:
         """(N, 6, 3) GeV → (N, 18) network coordinates (unit logistic marginals)."""
         assert self.marginals is not None, "fit() the parametrisation first"
-        return self.marginals.forward(self.to_raw(momenta))
+        return self.marginals.forward(self.to_raw(momenta, poles))
 
-    def inverse(self, x: Array, conserve_pt: bool = False) -> Array:
+    def inverse(self, x: Array, conserve_pt: bool = False, poles: Poles | None = None) -> Array:
         """(N, 18) network coordinates → (N, 6, 3) GeV."""
         assert self.marginals is not None, "fit() the parametrisation first"
-        return self.from_raw(self.marginals.inverse(physics.to_float64(x)), conserve_pt)
+        return self.from_raw(self.marginals.inverse(physics.to_float64(x)), conserve_pt, poles)
 
-    def realised(self, x: Array, conserve_pt: bool = False) -> Array:
+    def realised(self, x: Array, conserve_pt: bool = False, poles: Poles | None = None) -> Array:
         """The coordinates (N, 18) of the event that ``inverse(x, conserve_pt)`` builds.
 
         Equal to ``forward(inverse(x, conserve_pt))`` without the round trip through
@@ -356,8 +381,8 @@ class DecayParametrisation:
         # (C, N, 4): log pT, φ and the two mass coordinates of every cascade
         raw = xp.moveaxis(self.marginals.inverse(x[:, cols], cols).reshape(x.shape[0], -1, 4), 1, 0)
         log_pt, phi = raw[..., 0], raw[..., 1]
-        mt, mw = self._masses(raw[..., 2], raw[..., 3])
-        (mt0, gt), (mw0, gw) = (tuple(_like(a, x) for a in pair) for pair in (self._top, self._w))
+        mt, mw = self._masses(raw[..., 2], raw[..., 3], poles)
+        mt0, mw0, gt, gw = self._poles(poles, x[:, 0])
         a_top, a_w = xp.arcsinh(2 * (mt - mt0) / gt), xp.arcsinh(2 * (mw - mw0) / gw)
         if conserve_pt:
             pt = xp.exp(log_pt[:-1])

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from lhcgan import physics
+from lhcgan.conditions import Conditioning
 from lhcgan.config import FitConfig, save_card
 from lhcgan.errors import ConfigError, TrainingError
 from lhcgan.events import Events, sample_flavours, to_fraction_table
@@ -53,10 +54,12 @@ class Trainer:
         progress: show a progress bar.
         split_seed: fixes which events are held out (default: the run's seed); an ensemble's
             members share it, so none of them sees the events the others are validated on.
+        conditioning: the parameters the model is conditioned on and its training points; the
+            events carry their values (`Events.parameters`, see `lhcgan.conditions.join_samples`).
     """
 
     def __init__(self, events: Events, config: FitConfig, run_dir: str | os.PathLike[str], progress: bool = False,
-                 split_seed: int | None = None):
+                 split_seed: int | None = None, conditioning: Conditioning | None = None):
         from lhcgan.symmetry import symmetric_beams
 
         if "reflect_z" in config.symmetries and not symmetric_beams(events.meta):
@@ -86,16 +89,23 @@ class Trainer:
         # abort at exit ("terminate called without an active exception"); cpu_bf16: true still forces it
         self.cpu_bf16 = False if cfg.cpu_bf16 is None and dist.world > 1 and self.device.type == "cpu" else cfg.cpu_bf16
         self.process = events.process
+        self.conditioning = conditioning
+        #: the events' parameter values (N, P) for a conditioned model, and the poles they set
+        values = conditioning.values_of(events) if conditioning else np.zeros((len(events), 0))
+        poles = conditioning.poles(values, self.process) if conditioning else None
 
         #: signed training weights (None: unweighted); batches are drawn ∝ |w|^p, w/|w|^p enters the losses
         self.weights = check_weights(events)
         #: (weighted) fractions of each flavour combination: generated events are drawn with them
         self.flavour_fractions = events.flavour_fractions()
         sym, sym_w = symmetrised(events.momenta, self.weights, cfg.symmetries, cfg.seed)
-        self.pre = make_parametrisation(cfg.parametrisation, sym, events.process, sym_w)
+        images = len(sym) // len(events)  # the symmetrised copies follow each other: their poles too
+        sym_poles = {k: np.tile(v, images) for k, v in poles.items()} if poles else None
+        self.pre = make_parametrisation(cfg.parametrisation, sym, events.process, sym_w, sym_poles)
         self.feat = Standardizer.fit(sym, sym_w)
         masses = events.resonance_masses()
-        m_mean, m_std = weighted_mean_std(masses, self.weights)
+        shifts = conditioning.mass_shifts(values, self.process) if conditioning else np.zeros_like(masses)
+        m_mean, m_std = weighted_mean_std(masses - shifts, self.weights)
         m_std = np.maximum(m_std, 1e-6)
         balance = float(np.median(physics.pt_balance(events.momenta)))
         conserve = cfg.conserve_pt
@@ -112,13 +122,13 @@ class Trainer:
         torch.manual_seed(cfg.seed)  # weight initialisation
         self.bridge = Bridge(self.pre, self.feat, self.process, mass_mean=m_mean, mass_scale=m_std,
                              conserve_pt=self.conserve_pt, disc_masses=cfg.disc_masses,
-                             disc_coordinates=cfg.disc_coordinates).to(self.device)
+                             disc_coordinates=cfg.disc_coordinates, conditioning=conditioning).to(self.device)
         n_out = 3 * self.process.n_particles
         if cfg.residual and cfg.latent < n_out:
             raise ConfigError(f"a residual generator needs latent ≥ {n_out} (3 per particle), got {cfg.latent}",
                               hint=f"--set latent={n_out}, or residual=false")
         self.G = Generator(cfg.latent, cfg.hidden, cfg.layers, n_out, cfg.residual,
-                           self.process.n_condition).to(self.device)
+                           self.bridge.n_condition).to(self.device)
         self.D = Discriminator(self.bridge.n_features, cfg.disc_hidden, cfg.disc_layers).to(self.device)
         self.G_ema = copy.deepcopy(self.G).requires_grad_(False)
         # DDP wraps the networks for the updates it synchronises; other forwards use the plain modules
@@ -138,14 +148,19 @@ class Trainer:
 
         self.real_p = torch.as_tensor(events.momenta, dtype=torch.float64, device=self.device)
         self.real_m = torch.as_tensor(masses, dtype=torch.float64, device=self.device)
-        # a sample of several channels: each event's decay modes condition both networks; generated events
-        # get conditions drawn with the (weighted) fractions of the sample's
+        # a sample of several channels: each event's decay modes condition both networks, and so do the
+        # parameters of a conditioned model; generated events get conditions drawn with the (weighted)
+        # fractions of the sample's
+        self.values = values
         cond = self.process.condition(events.pdg)
+        if conditioning:
+            cond = np.concatenate([cond, conditioning.to_network(values)], axis=1)
         self.real_c = torch.as_tensor(cond, device=self.device)
         rows, inverse = np.unique(cond, axis=0, return_inverse=True)
         share = np.clip(np.bincount(inverse.ravel(), weights=self.weights, minlength=len(rows)), 0, None)
         self.cond_rows = torch.as_tensor(rows, device=self.device)
         self.cond_prob = torch.as_tensor(share / share.sum(), dtype=torch.float64, device=self.device)
+        real_poles = self.bridge.poles(self.real_c)
         # with symmetries, real features are made per batch from transformed events; the decay coordinates
         # of every event and of its z-reflection are computed once, a rotation then moves only the tops' φ
         self.real_f = self.real_coords = None
@@ -156,7 +171,8 @@ class Trainer:
                 from lhcgan.symmetry import reflect_z
 
                 flipped = reflect_z(self.real_p, torch.ones(len(self.real_p), dtype=torch.bool, device=self.device))
-                self.real_coords = torch.stack([self.pre.forward(self.real_p), self.pre.forward(flipped)]).float()
+                self.real_coords = torch.stack([self.pre.forward(self.real_p, real_poles),
+                                                self.pre.forward(flipped, real_poles)]).float()
         self.data_gen = torch.Generator().manual_seed(cfg.seed + 1)
         self.real_cdf = self.real_loss_weight = None
         if self.weights is not None:
@@ -170,11 +186,12 @@ class Trainer:
         widths = cfg.mmd_widths or {}
         self.widths = [list(widths.get(r.name) or [r.width]) for r in self.process.resonances]
         self.centre = [r.mass for r in self.process.resonances]
-        # the MMD's real masses: the resonances', and with mmd_system the whole event's
-        self.real_mmd = self.real_m
+        # the MMD's real masses: the resonances' (relative to each event's poles where conditioned), and with
+        # mmd_system the whole event's
+        self.real_mmd = self.bridge.relative_masses(self.real_m, self.real_c)
         if cfg.mmd_system:
             m_sys = physics.invariant_mass(self.real_p, self.process.masses)
-            self.real_mmd = torch.cat([self.real_m, m_sys[:, None]], dim=1)
+            self.real_mmd = torch.cat([self.real_mmd, m_sys[:, None]], dim=1)
             self.widths.append([float(v) for v in cfg.mmd_system])
             self.centre.append(float(m_sys.median()))
 
@@ -238,9 +255,10 @@ class Trainer:
                     self.real_mmd[idx], *signs)
 
     def _noise(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """This rank's noise (B/K, latent) and, for several channels, conditions drawn with the sample's fractions."""
+        """This rank's noise (B/K, latent) and, for a conditioned model (channels, parameters), conditions drawn
+        with the sample's fractions."""
         z = self.G.noise(self.local_batch, self.noise_gen, self.device)
-        if not self.process.n_condition:
+        if not self.bridge.n_condition:
             return z, None
         pick = torch.multinomial(self.cond_prob, self.local_batch, replacement=True, generator=self.noise_gen)
         return z, self.cond_rows[pick]
@@ -261,7 +279,7 @@ class Trainer:
         z, c = self._noise()
         with self._autocast():
             x = self.G_train(z, c)
-        p = self.bridge.to_momenta(x)
+        p = self.bridge.to_momenta(x, c)
         m = self.bridge.masses(p)
         f_gen = self.bridge.features(p, m, x, condition=c)
         for k in range(cfg.d_steps):
@@ -271,7 +289,7 @@ class Trainer:
                     z_k, c_k = self._noise()
                     with self._autocast():
                         x_k = self.G(z_k, c_k)
-                    f_fake = self.bridge.features(self.bridge.to_momenta(x_k), x=x_k, condition=c_k)
+                    f_fake = self.bridge.features(self.bridge.to_momenta(x_k, c_k), x=x_k, condition=c_k)
             else:
                 f_fake = f_gen
             # lazy regularisation: every reg_every-th step, weighted up to keep the average
@@ -296,6 +314,7 @@ class Trainer:
                 l_gen = self.D(f_gen).float()
             loss_adv = generator_loss(l_gen)
             # the MMD sees the whole batch: generated masses gathered from every rank
+            m = self.bridge.relative_masses(m, c)
             if cfg.mmd_system:
                 m = torch.cat([m, physics.invariant_mass(p, self.process.masses)[:, None]], dim=1)
             loss_mmd = resonance_mmd(gather(m, self.dist), m_real, self.widths, cfg.mmd_kernel, self.centre,
@@ -336,10 +355,17 @@ class Trainer:
         z = self.G_ema.noise(SELECT_EVENTS, torch.Generator(device=self.device).manual_seed(self.cfg.seed + 3),
                              self.device)
         pdg = sample_flavours(SELECT_EVENTS, self.flavour_fractions, np.random.default_rng([self.cfg.seed, 4]))
-        c = torch.as_tensor(self.process.condition(pdg), device=self.device) if self.process.n_condition else None
+        cond = self.process.condition(pdg)
+        if self.conditioning:  # the parameters drawn with the training points' (weighted) shares
+            rows, inverse = np.unique(self.values, axis=0, return_inverse=True)
+            w = np.ones(len(self.values)) if self.weights is None else self.weights
+            share = np.clip(np.bincount(inverse.ravel(), weights=w, minlength=len(rows)), 0, None)
+            pick = np.random.default_rng([self.cfg.seed, 5]).choice(len(rows), SELECT_EVENTS, p=share / share.sum())
+            cond = np.concatenate([cond, self.conditioning.to_network(rows[pick])], axis=1)
+        c = torch.as_tensor(cond, device=self.device) if cond.shape[1] else None
         with self._autocast():
             x = self.G_ema(z, c)
-        p = self.bridge.to_momenta(x).cpu().numpy()
+        p = self.bridge.to_momenta(x, c).cpu().numpy()
         ok = np.isfinite(p).all(axis=(1, 2))
         p = randomise(p[ok], self.cfg.symmetries, np.random.default_rng([self.cfg.seed, 3]).random)
         gen = Events(p, pdg[ok], process=self.process)
@@ -517,9 +543,12 @@ class Trainer:
             process=self.process,
             config=used,
             flavour_fractions=self.flavour_fractions,
+            conditioning=self.conditioning,
             meta={
                 "ecm": self.events.meta.get("ecm"),
-                "cross_section_pb": self.events.meta.get("cross_section_pb"),
+                # σ depends on a conditioned parameter (m_t, √s): one sample's σ would be wrong elsewhere
+                "cross_section_pb": None if self.conditioning else self.events.meta.get("cross_section_pb"),
+                "conditioning": self.conditioning.to_dict() if self.conditioning else None,
                 "source": str(self.events.meta.get("source")),
                 "training_events": len(self.events),
                 "training_effective_events": effective_size(self.weights, len(self.events)),
