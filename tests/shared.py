@@ -17,6 +17,7 @@ NON_TTBAR_LHE = [
     "pylhe-testfile-whizard-3.1.4-eeWW.lhe",
 ]
 NANOAOD = "nanoAOD_2015_CMS_Open_Data_ttbar.root"
+LOW, HIGH = 170.0, 176.0  # m_t of the two samples of the conditioned fit (conftest.mt_model), GeV
 
 
 def shared_file(name: str) -> str:

@@ -15,28 +15,7 @@ from lhcgan.preprocessing import DecayParametrisation
 from lhcgan.process import TTBAR, TTBAR_ALLHAD
 from lhcgan.simulate import simulate
 
-LOW, HIGH = 170.0, 176.0
-
-
-@pytest.fixture(scope="module")
-def mt_samples(tmp_path_factory) -> dict[float, str]:
-    """1500 all-hadronic Pythia 8 events at each of m_t = 170 and 176 GeV (seeds 51, 52), ROOT."""
-    folder = tmp_path_factory.mktemp("mt")
-    out = {}
-    for seed, mt in ((51, LOW), (52, HIGH)):
-        out[mt] = str(folder / f"mt{mt:g}.root")
-        simulate(1500, out[mt], seed=seed, mt=mt, progress=False)
-    return out
-
-
-@pytest.fixture(scope="module")
-def mt_model(mt_samples, tmp_path_factory) -> TrainedModel:
-    run = tmp_path_factory.mktemp("mtfit")
-    code = cli(["fit", mt_samples[LOW], mt_samples[HIGH], "--condition", "mt", "--out", str(run), "-q",
-                "--no-validate", "-n", "100", "--iterations", "150", "--set", "batch=256", "--set", "select_every=50",
-                "--set", "layers=3", "--set", "hidden=64", "--set", "disc_layers=3", "--set", "disc_hidden=64"])
-    assert code == 0
-    return TrainedModel.load(run / "model.pt")
+from tests.shared import HIGH, LOW
 
 
 def top_peak(events: lhcgan.Events) -> float:

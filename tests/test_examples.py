@@ -58,3 +58,22 @@ def test_validate_with_uproot(ttbar, tmp_path):
     assert (tmp_path / "plots" / "b_pt.png").is_file()
     source = (EXAMPLES / "validate_with_uproot.py").read_text()
     assert "import lhcgan" not in source and "from lhcgan" not in source
+
+
+def test_mt_templates(mt_model, tmp_path):
+    from tests.shared import HIGH, LOW
+
+    model = tmp_path / "model.pt"
+    mt_model.save(model)
+    pseudo = tmp_path / "pseudo.root"
+    lhcgan.write(mt_model.sample(20_000, seed=9, parameters={"mt": 172.6}), pseudo)
+    out = run("mt_templates.py", str(model), str(pseudo), "--masses", str(LOW), "171.5", "173", "174.5", str(HIGH),
+              "--events", "20000", "--out", str(tmp_path / "t"))
+    peaks = [ln.split("|")[1:4] for ln in out.splitlines() if ln.startswith("| 1")]
+    assert len(peaks) == 5
+    for mass, fitted, _ in peaks:  # every template's peak where its m_t is
+        assert abs(float(fitted) - float(mass)) < 0.3
+    measured = float(out.split("measured m_t = ")[1].split()[0])
+    assert abs(measured - 172.6) < 0.3  # between the templates, 1.5 GeV apart
+    assert "made at 172.6 GeV" in out and "edge" not in out
+    assert (tmp_path / "t" / "templates.png").stat().st_size > 10_000
