@@ -8,7 +8,8 @@ Samples (Pythia 8, 13 TeV, `lhcgan simulate --channel all`: W → q q̄′, e ν
 sample and an independent truth sample. One model per seed, default settings. Prints, per channel and for
 the whole sample: the channel fraction (generated over truth), the smallest in-peak ratio, the classifier
 AUC, the largest W1/σ of the six particles' pT, η, φ, W1/σ of the missing pT (the neutrinos') and of
-m(tt̄), and the fit time.
+m(tt̄), what the sample is worth in truth events of that channel (`lhcgan.validate.worth`), and the fit time.
+``--reuse`` measures the models of an earlier run again instead of fitting.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def cells(s: dict, fraction: str) -> list[str]:
     met = s["w1_over_sigma"].get("met")
     return [fraction, f"{min(s['in_peak_ratio'].values()):.3f}", f"{s['auc']:.3f}", f"{max(kin):.3f}",
             "–" if met is None or not s["w1_over_sigma"].get("met") else f"{met:.3f}",
-            f"{s['w1_over_sigma']['m_ttbar']:.3f}"]
+            f"{s['w1_over_sigma']['m_ttbar']:.3f}", f"{s['amplification']['worth']:,.0f}"]
 
 
 def rows(name: str, sample: lhcgan.Events, truth: lhcgan.Events, fit_s: float | None) -> list[str]:
@@ -55,6 +56,7 @@ def main() -> None:
     ap.add_argument("--set", nargs="*", default=[], help="extra KEY=VALUE settings for every fit")
     ap.add_argument("--channel", help="train on this channel alone (`fit --channel`), to compare a model per channel "
                                       "with the conditioned model of every channel")
+    ap.add_argument("--reuse", action="store_true", help="measure the generated events of an earlier run again")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -67,7 +69,8 @@ def main() -> None:
     truth, sample = lhcgan.read(truth_path), lhcgan.read(train)
     print(sample.report.summary())
     table = ["| sample | channel | fraction gen/truth | in-peak (min ratio) | AUC | max W1/σ (pT, η, φ) | "
-             "W1/σ missing pT | W1/σ m(tt̄) | fit |", "|---|---|---|---|---|---|---|---|---|"]
+             "W1/σ missing pT | W1/σ m(tt̄) | worth (truth events of the channel) | fit |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     if args.channel:
         sample = sample.channel(args.channel)
     table += rows(f"training sample ({len(sample)})", sample, truth, None)
@@ -76,11 +79,13 @@ def main() -> None:
         t0 = time.perf_counter()
         sets = [x for kv in args.set for x in ("--set", kv)]
         only = ["--channel", args.channel] if args.channel else []
-        code = cli(["fit", str(train), "--seed", str(seed), "--out", str(run), "--no-validate", "-q",
-                    "--events", str(args.generate), *sets, *only])
-        if code:
-            raise SystemExit(code)
-        fit_s = time.perf_counter() - t0
+        fit_s = None
+        if not (args.reuse and (run / "generated.root").is_file()):
+            code = cli(["fit", str(train), "--seed", str(seed), "--out", str(run), "--no-validate", "-q",
+                        "--events", str(args.generate), *sets, *only])
+            if code:
+                raise SystemExit(code)
+            fit_s = time.perf_counter() - t0
         table += rows(f"`lhcgan fit` seed {seed}, {args.generate // 1000}k generated",
                       lhcgan.read(run / "generated.root"), truth, fit_s)
         print("\n".join(table), flush=True)

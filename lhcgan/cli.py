@@ -6,11 +6,19 @@ import argparse
 import sys
 import warnings
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from lhcgan.conditions import PARAMETERS
 from lhcgan.errors import LhcganError
 from lhcgan.process import CHANNELS
 from lhcgan.version import __version__
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from lhcgan.events import Events
+    from lhcgan.modelfile import Ensemble, TrainedModel
+    from lhcgan.train import Trainer
 
 PYTHIA_MT, PYTHIA_MW = 173.0, 80.385  # Pythia 8's defaults, for the help text (a test holds them to Pythia's)
 
@@ -129,7 +137,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _generate_and_validate(args: argparse.Namespace, model, trainer, events, run_dir, seed: int) -> None:
+def _generate_and_validate(args: argparse.Namespace, model: "TrainedModel | Ensemble", trainer: "Trainer",
+                           events: "Events", run_dir: "Path", seed: int) -> None:
     """`fit`'s output: generated.root (and .lhe), validated against the held-out events."""
     from lhcgan.generate import generate
 
@@ -155,7 +164,8 @@ def _generate_and_validate(args: argparse.Namespace, model, trainer, events, run
                      members=spread)
 
 
-def _validate_points(args: argparse.Namespace, model, trainer, run_dir, seed: int) -> None:
+def _validate_points(args: argparse.Namespace, model: "TrainedModel | Ensemble", trainer: "Trainer", run_dir: "Path",
+                     seed: int) -> None:
     """A conditioned `fit`'s output: at every training point, generated_<point>.root (and .lhe),
     validated against that point's held-out events."""
     import numpy as np

@@ -167,7 +167,8 @@ def format_table(metrics: dict) -> str:
     if "channel_fractions_truth" in metrics:
         fg, ft = metrics["channel_fractions_generated"], metrics["channel_fractions_truth"]
         lines.append(f"{'channel':<8} {'gen':>7} {'truth':>7} {'in-peak':>8} {'AUC':>6} {'max W1/σ':>9} {'W1/σ MET':>9}"
-                     "   (per channel: smallest in-peak ratio, largest W1/σ of pT, η, φ)")
+                     f" {'worth':>10}   (per channel: smallest in-peak ratio, largest W1/σ of pT, η, φ, "
+                     "worth in truth events of the channel)")
         for name, f in ft.items():
             sub = metrics.get("channels", {}).get(name)
             cols = f"{name:<8} {fg.get(name, 0.0):>7.4f} {f:>7.4f}"
@@ -176,6 +177,6 @@ def format_table(metrics: dict) -> str:
                        if k.split("_")[0] in ("pt", "eta", "phi") and k != "pt_ttbar"]
                 met = sub["w1_over_sigma"].get("met")
                 cols += (f" {min(sub['in_peak_ratio'].values()):>8.3f} {sub['auc']:>6.3f} {max(kin):>9.4f}"
-                         f" {'–' if met is None else f'{met:.4f}':>9}")
+                         f" {'–' if met is None else f'{met:.4f}':>9} {_events(sub['amplification']['worth']):>10}")
             lines.append(cols)
     return "\n".join(lines)

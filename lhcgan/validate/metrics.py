@@ -162,7 +162,10 @@ def classifier_auc(generated: Events, truth: Events, *, seed: int = 0, max_event
     rng = np.random.default_rng(seed)
     n = min(len(generated), len(truth), max_events)
     pick_g, pick_t = rng.permutation(len(generated))[:n], rng.permutation(len(truth))[:n]
-    xg, xt = features(generated[pick_g]), features(truth[pick_t])
+    # features measured from one pole for both samples (the truth's): a feature relative to each sample's
+    # own pole would tell a sample made at another mass by its label, not by its events
+    same = generated.process.with_masses(truth.process.pole_masses())
+    xg, xt = features(generated[pick_g].with_process(same)), features(truth[pick_t])
     wg = np.ones(n) if generated.weights is None else generated.weights[pick_g]
     wt = np.ones(n) if truth.weights is None else truth.weights[pick_t]
     # each sample's weights normalised to its event count: the two classes weigh the same
