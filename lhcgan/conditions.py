@@ -11,6 +11,7 @@ A new parameter is a new entry in `PARAMETERS`.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -215,7 +216,11 @@ def join_samples(samples: Sequence["Events"], names: Sequence[str],
     for events, values in zip(samples, given):
         row = []
         for name in names:
-            value = values.get(name, parameter(name).of(events))
+            recorded = parameter(name).of(events)
+            value = values.get(name, recorded)
+            if recorded is not None and value != recorded:
+                warnings.warn(f"{events.meta.get('source')} records {name} = {recorded:g}; the given {value:g} is used",
+                              stacklevel=2)
             if value is None:
                 raise InputError(f"the file does not record its {name}", path=events.meta.get("source"),
                                  hint=f"give it on the command line: FILE:{name}=VALUE")

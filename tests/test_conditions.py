@@ -135,6 +135,8 @@ def test_joining_needs_values_and_two_points(mt_samples):
         join_samples([bare, b], ["mt"])
     joined, cond = join_samples([bare, b], ["mt"], [{"mt": 169.0}, {}])
     assert cond.points == ((169.0,), (HIGH,))
+    with pytest.warns(UserWarning, match=f"records mt = {HIGH:g}; the given 175 is used"):
+        join_samples([a, b], ["mt"], [{}, {"mt": 175.0}])
     # pooled without a condition, samples at two masses would be learnt as their mixture
     with pytest.raises(ConfigError, match="differ in mt"):
         check_same_physics([a, b])

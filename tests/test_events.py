@@ -46,6 +46,26 @@ def test_slicing_and_concatenation():
     assert len(c[2]) == 1
 
 
+def test_parameters_follow_slicing_and_concatenation():
+    a = Events(make(4, 1).momenta, make(4, 1).pdg, parameters={"mt": np.full(4, 170.0)})
+    b = Events(make(3, 2).momenta, make(3, 2).pdg, parameters={"mt": np.full(3, 175.0)})
+    c = Events.concatenate([a, b])
+    np.testing.assert_array_equal(c.parameters["mt"], [170.0] * 4 + [175.0] * 3)
+    np.testing.assert_array_equal(c[[0, 5]].parameters["mt"], [170.0, 175.0])
+    with pytest.raises(InvalidEventsError, match="different parameters"):
+        Events.concatenate([a, make(2)])
+    with pytest.raises(InvalidEventsError, match="parameter mt"):
+        Events(make(3).momenta, make(3).pdg, parameters={"mt": np.ones(2)})
+
+
+def test_pooling_samples_of_different_channels(ttbar, all_channels):
+    """An all-hadronic sample and one of every channel pool under the channels both hold."""
+    pooled = Events.pool([ttbar[:100], all_channels[:300]])
+    assert len(pooled) == 400
+    assert set(pooled.channel_counts()) == set(all_channels[:300].channel_counts()) | {"allhad"}
+    assert pooled.channel_counts()["allhad"] == 100 + all_channels[:300].channel_counts()["allhad"]
+
+
 def test_flavour_fractions_and_sampling():
     rng = np.random.default_rng(0)
     pdg = np.tile(PDG, (1000, 1))
