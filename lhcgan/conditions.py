@@ -125,14 +125,19 @@ class Conditioning:
     def range_text(self) -> str:
         return ", ".join(f"{p.name} {lo:g}–{hi:g} {p.unit}" for p, lo, hi in zip(self.parameters, self.low, self.high))
 
+    @property
+    def _scale(self) -> tuple[np.ndarray, np.ndarray]:
+        """Centre and half-width (P,) of the trained range."""
+        return (self.high + self.low) / 2, np.maximum((self.high - self.low) / 2, 1e-9)
+
     def to_network(self, values: np.ndarray) -> np.ndarray:
         """Values (N, P) in their units → the network's inputs (N, P) float32 in [−1, 1] over the range."""
-        centre, half = (self.high + self.low) / 2, np.maximum((self.high - self.low) / 2, 1e-9)
+        centre, half = self._scale
         return ((np.asarray(values, np.float64) - centre) / half).astype(np.float32)
 
     def from_network(self, x: Any) -> Any:
         """Inverse of `to_network`, for numpy arrays or torch tensors (N, P), float64."""
-        centre, half = (self.high + self.low) / 2, np.maximum((self.high - self.low) / 2, 1e-9)
+        centre, half = self._scale
         if isinstance(x, np.ndarray):
             return x.astype(np.float64) * half + centre
         import torch
@@ -159,7 +164,7 @@ class Conditioning:
                                  hint="a generator does not extrapolate: train on samples that bracket the value")
         return out
 
-    def poles(self, values: Any, process: "Process") -> dict[str, Any]:
+    def poles(self, values: Any) -> dict[str, Any]:
         """The pole masses per event that the pole-mass parameters set: {particle: (N,)} from values (N, P)."""
         return {p.particle: values[:, k] for k, p in enumerate(self.parameters) if p.particle is not None}
 
@@ -170,7 +175,7 @@ class Conditioning:
         from lhcgan.process import particle_of
 
         xp = lib(values)
-        poles = self.poles(values, process)
+        poles = self.poles(values)
         zero = values[:, 0] * 0
         return xp.stack([poles[particle_of(r.name)] - r.mass if particle_of(r.name) in poles else zero
                          for r in process.resonances], axis=1)

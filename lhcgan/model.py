@@ -142,12 +142,16 @@ class Bridge(nn.Module):
         return (len(self.mean) + (len(self.mass_mean) if self.disc_masses else 0)
                 + (len(self.mean) if self.disc_coordinates else 0) + self.n_condition)
 
-    def poles(self, condition: torch.Tensor | None) -> Poles | None:
-        """The per-event poles {particle: (B,) GeV} a condition (B, n_condition) sets, or None."""
+    def values(self, condition: torch.Tensor | None) -> torch.Tensor | None:
+        """The parameter values (B, P) float64, in their units, of a condition (B, n_condition); None if none."""
         if self.conditioning is None or condition is None:
             return None
-        values = self.conditioning.from_network(condition[:, self.process.n_condition:])
-        return self.conditioning.poles(values, self.process) or None
+        return self.conditioning.from_network(condition[:, self.process.n_condition:])
+
+    def poles(self, condition: torch.Tensor | None) -> Poles | None:
+        """The per-event poles {particle: (B,) GeV} a condition (B, n_condition) sets, or None."""
+        values = self.values(condition)
+        return None if values is None else self.conditioning.poles(values) or None
 
     def to_momenta(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         """(B, 18) network output and its condition → (B, 6, 3) float64 GeV, balanced in pT when ``conserve_pt``."""
@@ -166,10 +170,8 @@ class Bridge(nn.Module):
 
         Where a condition sets the poles, the line shapes at every pole then lie on each other.
         """
-        if self.conditioning is None or condition is None:
-            return m
-        values = self.conditioning.from_network(condition[:, self.process.n_condition:])
-        return m - self.conditioning.mass_shifts(values, self.process).to(m.dtype)
+        values = self.values(condition)
+        return m if values is None else m - self.conditioning.mass_shifts(values, self.process).to(m.dtype)
 
     def features(self, p: torch.Tensor, masses: torch.Tensor | None = None,
                  x: torch.Tensor | None = None, coords: torch.Tensor | None = None,

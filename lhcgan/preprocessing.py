@@ -24,11 +24,11 @@ from lhcgan import physics
 from lhcgan.errors import ConfigError
 from lhcgan.physics import Array, lib
 from lhcgan.process import Process, particle_of
+from lhcgan.stats import weighted_mean_std
 
 #: Per-event pole masses {particle: (N,) GeV} ("t" for t and t̄, "W" for both W) where a conditioned
 #: model sets them; the process's own poles where absent.
 Poles = dict[str, Array]
-from lhcgan.stats import weighted_mean_std
 
 
 class Standardizer:
@@ -277,17 +277,18 @@ class DecayParametrisation:
         sets them; a moved pole's width follows it (`Process.width_at`), so the line shapes in these
         coordinates are the same at every pole."""
         xp = lib(like)
-        out = []
-        for j, (m0, g0) in ((0, self._top), (1, self._w)):
-            name = self.cascades[0][j].name
+
+        def pole_and_width(j: int, m0: np.ndarray, g0: np.ndarray) -> tuple[Array, Array]:
+            name = self.cascades[0][j].name  # every cascade's resonance j is one particle (t and t̄, W⁺ and W⁻)
             key = particle_of(name)
-            if poles is not None and key in poles:
-                v = physics.to_float64(poles[key]) if xp is not np else np.asarray(poles[key], np.float64)
-                v = xp.stack([v] * len(self.cascades))
-                out += [v, self.process.width_at(name, v)]
-            else:
-                out += [_like(m0, like), _like(g0, like)]
-        return out[0], out[2], out[1], out[3]
+            if poles is None or key not in poles:
+                return _like(m0, like), _like(g0, like)
+            v = physics.to_float64(poles[key]) if xp is not np else np.asarray(poles[key], np.float64)
+            v = xp.stack([v] * len(self.cascades))
+            return v, self.process.width_at(name, v)
+
+        (mt0, gt), (mw0, gw) = pole_and_width(0, *self._top), pole_and_width(1, *self._w)
+        return mt0, mw0, gt, gw
 
     def to_raw(self, p: Array, poles: Poles | None = None) -> Array:
         """(N, 6, 3) GeV → (N, 18) raw coordinates; ``poles`` per event where conditioned."""

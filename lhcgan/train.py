@@ -92,7 +92,7 @@ class Trainer:
         self.conditioning = conditioning
         #: the events' parameter values (N, P) for a conditioned model, and the poles they set
         values = conditioning.values_of(events) if conditioning else np.zeros((len(events), 0))
-        poles = conditioning.poles(values, self.process) if conditioning else None
+        poles = conditioning.poles(values) if conditioning else None
 
         #: signed training weights (None: unweighted); batches are drawn ∝ |w|^p, w/|w|^p enters the losses
         self.weights = check_weights(events)
