@@ -53,3 +53,11 @@ def mt_model(mt_samples, tmp_path_factory) -> TrainedModel:
                 "--set", "layers=3", "--set", "hidden=64", "--set", "disc_layers=3", "--set", "disc_hidden=64"])
     assert code == 0
     return TrainedModel.load(run / "model.pt")
+
+
+@pytest.fixture(scope="session")
+def mt_joined(mt_samples):
+    """The two m_t samples as one training sample with per-event m_t, and its `Conditioning`."""
+    from lhcgan.conditions import join_samples
+
+    return join_samples([lhcgan.read(mt_samples[LOW]), lhcgan.read(mt_samples[HIGH])], ["mt"])

@@ -19,9 +19,13 @@ def tiny(**changes):
     return load_card("default", overrides=TINY | changes)
 
 
-@pytest.mark.parametrize("sample", ["ttbar", "all_channels"])
+@pytest.mark.parametrize("sample", ["ttbar", "all_channels", "mt_joined"])
 def test_every_parameter_gets_a_gradient(sample, request, tmp_path):
-    tr = Trainer(request.getfixturevalue(sample), tiny(), tmp_path)
+    events = request.getfixturevalue(sample)
+    conditioning = None
+    if isinstance(events, tuple):  # samples at several m_t and their conditioning
+        events, conditioning = events
+    tr = Trainer(events, tiny(), tmp_path, conditioning=conditioning)
     grads = {}
 
     def keep(opt, name):
@@ -276,3 +280,19 @@ def test_a_residual_generator_needs_noise_for_every_coordinate(ttbar, tmp_path):
     with pytest.raises(ConfigError, match="latent ≥ 18"):
         Trainer(ttbar, tiny(latent=12), tmp_path)
     assert Trainer(ttbar, tiny(latent=12, residual=False), tmp_path).G.latent == 12
+
+
+def test_a_conditioned_trainer_measures_masses_from_each_event_pole(mt_joined, tmp_path):
+    """Samples 6 GeV apart in m_t: the MMD's masses and the generator's mass coordinate lie on each other."""
+    from tests.shared import HIGH, LOW
+
+    events, conditioning = mt_joined
+    tr = Trainer(events, tiny(), tmp_path, conditioning=conditioning)
+    at = {v: tr.values[:, 0] == v for v in (LOW, HIGH)}
+    raw = tr.real_m[:, 2].numpy()
+    assert np.median(raw[at[HIGH]]) - np.median(raw[at[LOW]]) == pytest.approx(6.0, abs=0.3)
+    rel = tr.real_mmd[:, 2].numpy()
+    assert abs(np.median(rel[at[HIGH]]) - np.median(rel[at[LOW]])) < 0.2
+    coords = tr.pre.forward(tr.real_p, tr.bridge.poles(tr.real_c))[:, 3].numpy()
+    assert abs(np.median(coords[at[HIGH]]) - np.median(coords[at[LOW]])) < 0.1
+    assert tr.G.n_condition == 1 and tr.bridge.n_features == tr.D.net[0].in_features
