@@ -217,6 +217,7 @@ def join_samples(samples: Sequence["Events"], names: Sequence[str],
     given = list(given or [{}] * len(samples))
     if not names:
         raise ConfigError("no parameter to condition on", hint="--condition mt")
+    check_same_physics(samples, besides=names)
     points = []
     for events, values in zip(samples, given):
         row = []
@@ -243,16 +244,18 @@ def join_samples(samples: Sequence["Events"], names: Sequence[str],
                             parameters=pars))
     joined = Events.pool(parts)
     middle = (conditioning.low + conditioning.high) / 2
-    joined = joined.with_process(conditioning.process_at(samples[0].process, middle))
+    joined = joined.with_process(conditioning.process_at(joined.process, middle))
     joined.meta.pop("masses", None)
     joined.meta["source"] = " ".join(str(s.meta.get("source")) for s in samples)
     return joined, conditioning
 
 
-def check_same_physics(samples: Sequence["Events"]) -> None:
-    """Refuse to pool samples made at different parameter values without a condition: that would learn
-    their mixture silently."""
+def check_same_physics(samples: Sequence["Events"], besides: Sequence[str] = ()) -> None:
+    """Refuse to pool samples made at different values of a parameter the model is not conditioned on
+    (all of them but ``besides``): that would learn their mixture silently."""
     for p in PARAMETERS.values():
+        if p.name in besides:
+            continue
         values = {p.of(s) for s in samples} - {None}
         if len(values) > 1:
             raise ConfigError(f"the samples differ in {p.name} ({', '.join(f'{v:g}' for v in sorted(values))} {p.unit}): "

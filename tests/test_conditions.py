@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import lhcgan
+from lhcgan.events import Events
 from lhcgan.cli import main as cli
 from lhcgan.conditions import PARAMETERS, Conditioning, check_same_physics, join_samples, parse_input
 from lhcgan.errors import ConfigError, InputError
@@ -120,6 +121,15 @@ def test_the_top_mass_round_trips_through_the_metadata(tmp_path, suffix):
     assert PARAMETERS["mt"].of(lhcgan.read(other)) == 171.25
 
 
+def test_joining_samples_of_different_channels(mt_samples, all_channels):
+    """An all-hadronic sample at 170 GeV and one of every channel at Pythia's 173 GeV: one sample of
+    every channel, each event with its own m_t."""
+    joined, cond = join_samples([lhcgan.read(mt_samples[LOW]), all_channels], ["mt"])
+    assert cond.points == ((LOW,), (173.0,))
+    assert set(joined.channel_counts()) == {"allhad", "ljets", "dilep"}
+    np.testing.assert_array_equal(joined.parameters["mt"][-len(all_channels):], 173.0)
+
+
 def test_joining_needs_values_and_two_points(mt_samples):
     a, b = lhcgan.read(mt_samples[LOW]), lhcgan.read(mt_samples[HIGH])
     joined, cond = join_samples([a, b], ["mt"])
@@ -140,6 +150,10 @@ def test_joining_needs_values_and_two_points(mt_samples):
     # pooled without a condition, samples at two masses would be learnt as their mixture
     with pytest.raises(ConfigError, match="differ in mt"):
         check_same_physics([a, b])
+    # and so would they conditioned on another parameter
+    a13, b14 = (Events(s.momenta, s.pdg, process=s.process, meta=s.meta | {"ecm": e}) for s, e in ((a, 13000.0), (b, 14000.0)))
+    with pytest.raises(ConfigError, match="differ in mt"):
+        join_samples([a13, b14], ["ecm"])
 
 
 def test_fit_refuses_samples_at_two_masses_without_a_condition(mt_samples, tmp_path, capsys):
