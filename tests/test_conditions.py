@@ -213,3 +213,32 @@ def test_out_of_range_values_are_refused_by_the_cli(mt_model, tmp_path, capsys):
 def test_an_unconditioned_model_refuses_a_value(ttbar, tmp_path, capsys):
     code = cli(["generate", "-n", "10", "--mt", "172", "-o", str(tmp_path / "x.root")])
     assert code == 1 and "not conditioned on mt" in capsys.readouterr().err
+
+
+def test_sharded_generation_at_a_mass(mt_model, tmp_path):
+    from lhcgan.generate import generate_shards
+
+    model = mt_model_path(mt_model, tmp_path)
+    manifest = generate_shards(400, tmp_path / "s.root", shards=2, model=model, seed=3, processes=2,
+                               parameters={"mt": 171.0})
+    for k in range(2):
+        part = lhcgan.read(tmp_path / f"s_{k}.root")
+        assert len(part) == 200 and PARAMETERS["mt"].of(part) == 171.0
+    assert manifest.is_file()
+    with pytest.raises(InputError, match="outside the trained range"):
+        generate_shards(10, tmp_path / "t.root", shards=2, model=model, parameters={"mt": 190.0})
+
+
+def test_a_conditioned_ensemble_validates_at_every_point(mt_samples, tmp_path):
+    run = tmp_path / "ens"
+    code = cli(["fit", mt_samples[LOW], mt_samples[HIGH], "--condition", "mt", "--ensemble", "2", "--out", str(run),
+                "-q", "-n", "300", "--iterations", "20", "--set", "batch=128", "--set", "select_every=10",
+                "--set", "layers=2", "--set", "hidden=32", "--set", "disc_layers=2", "--set", "disc_hidden=32"])
+    assert code == 0
+    for mt in (LOW, HIGH):
+        assert PARAMETERS["mt"].of(lhcgan.read(run / f"generated_mt{mt:g}.root")) == mt
+        metrics = (run / f"validation_mt{mt:g}" / "metrics.json").read_text()
+        assert '"band_coverage"' in metrics
+    from lhcgan.modelfile import load_model
+
+    assert load_model(run / "model.pt").conditioning.points == ((LOW,), (HIGH,))
