@@ -75,13 +75,15 @@ def test_a_moved_width_follows_the_leading_order_two_body_width(process):
 # -- the parametrisation measured from each event's pole --------------------------------------------
 
 
+@pytest.mark.parametrize("sample", ["ttbar", "all_channels"])
 @pytest.mark.parametrize("xp", ["numpy", "torch"])
-def test_parametrisation_with_per_event_poles_inverts(ttbar, xp):
-    p = ttbar.momenta[:400]
-    poles = {"t": np.where(np.arange(len(p)) % 2, 170.0, 175.0)}
-    param = DecayParametrisation.fit(p, ttbar.process, poles=poles)
+def test_parametrisation_with_per_event_poles_inverts(sample, xp, request):
+    events = request.getfixturevalue(sample)
+    p = events.momenta[:400]
+    poles = {"t": np.where(np.arange(len(p)) % 2, 170.0, 175.0), "W": np.linspace(79.0, 82.0, len(p))}
+    param = DecayParametrisation.fit(p, events.process, poles=poles)
     if xp == "torch":
-        p, poles = torch.as_tensor(p), {"t": torch.as_tensor(poles["t"])}
+        p, poles = torch.as_tensor(p), {k: torch.as_tensor(v) for k, v in poles.items()}
     x = param.forward(p, poles)
     back = param.inverse(x, poles=poles)
     np.testing.assert_allclose(np.asarray(back), np.asarray(p), atol=1e-6 * np.abs(np.asarray(p)).max())
