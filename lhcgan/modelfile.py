@@ -106,7 +106,7 @@ class TrainedModel:
 
         ``pdg`` (B, 6), the events' flavours, give the condition (the decay channel) of a model of
         several channels; ``values`` (P,) or (B, P), the parameters (m_t GeV, ...) of a conditioned
-        model, checked with `Conditioning.check` first. The network runs in bf16 where it was
+        model (`iterate` checks them against the trained range). The network runs in bf16 where it was
         trained so (``cpu_bf16``) and the CPU has native bf16.
         """
         if self.process.n_condition and pdg is None:

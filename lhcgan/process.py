@@ -9,6 +9,7 @@ A new channel is a new `Channel` (and, if needed, `Mode`) here.
 from __future__ import annotations
 
 import functools
+from typing import Any
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -235,7 +236,7 @@ class Process:
                     for r in self.resonances)
         return replace(self, resonances=res)
 
-    def width_at(self, name: str, mass):
+    def width_at(self, name: str, mass: Any) -> Any:
         """Resonance ``name``'s width (GeV) at other pole masses ``mass`` (array or float, GeV), its
         nominal width scaled as the leading-order two-body width: Γ ∝ m³ for W → f f̄′ (massless
         daughters) and Γ ∝ m³ (1 − x)² (1 + 2x), x = m_W²/m², for t → W b (as Pythia's top width
@@ -244,7 +245,7 @@ class Process:
         r = self.resonance(name)
         child = next((d for d in self.resonances if d.parent == r.name), None)
 
-        def shape(m):
+        def shape(m: Any) -> Any:
             if child is None:
                 return m ** 3
             x = (child.mass / m) ** 2
