@@ -183,6 +183,15 @@ def test_generation_follows_the_mass_and_records_it(mt_model, mt_samples, tmp_pa
     assert np.median(lhcgan.physics.pt_balance(gen.momenta)) < 1e-6  # balance stays exact
 
 
+@pytest.mark.parametrize("suffix", [".root", ".lhe"])
+def test_generated_files_record_the_mass(mt_model, tmp_path, suffix):
+    path = tmp_path / f"g{suffix}"
+    assert cli(["generate", "--model", mt_model_path(mt_model, tmp_path), "--mt", "174.25", "-n", "300",
+                "-o", str(path), "-q"]) == 0
+    events = lhcgan.read(path)
+    assert PARAMETERS["mt"].of(events) == 174.25 and events.process.pole_masses()["t"] == 174.25
+
+
 def mt_model_path(model: TrainedModel, tmp_path) -> str:
     path = tmp_path / "model.pt"
     model.save(path)
