@@ -22,11 +22,11 @@ from pathlib import Path
 import lhcgan
 from lhcgan.cli import main as cli
 from lhcgan.simulate import simulate
-from lhcgan.validate.metrics import summarise
+from lhcgan.validate.metrics import particle_w1, summarise
 
 
 def cells(s: dict, fraction: str) -> list[str]:
-    kin = [v for k, v in s["w1_over_sigma"].items() if k.split("_")[0] in ("pt", "eta", "phi") and k != "pt_ttbar"]
+    kin = particle_w1(s["w1_over_sigma"]).values()
     met = s["w1_over_sigma"].get("met")
     return [fraction, f"{min(s['in_peak_ratio'].values()):.3f}", f"{s['auc']:.3f}", f"{max(kin):.3f}",
             "–" if met is None or not s["w1_over_sigma"].get("met") else f"{met:.3f}",

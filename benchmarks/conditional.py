@@ -33,7 +33,7 @@ from lhcgan import physics
 from lhcgan.cli import main as cli
 from lhcgan.modelfile import TrainedModel
 from lhcgan.simulate import simulate
-from lhcgan.validate.metrics import summarise
+from lhcgan.validate.metrics import particle_w1, summarise
 
 GAMMA_T = 1.42  # the window for the peak position: ±5 Γ_t (Γ_t at 172.5 GeV)
 
@@ -71,7 +71,7 @@ def w1_sigma(a: np.ndarray, b: np.ndarray) -> float:
 
 def row(name: str, sample: lhcgan.Events, truth: lhcgan.Events, mt: float, fit: str = "") -> str:
     s = summarise(sample, truth, auc_events=200_000, per_channel=False)
-    kin = [v for k, v in s["w1_over_sigma"].items() if k.split("_")[0] in ("pt", "eta", "phi") and k != "pt_ttbar"]
+    kin = particle_w1(s["w1_over_sigma"]).values()
     (pg, eg), (pt, et) = peak(sample, mt), peak(truth, mt)
     return "| " + " | ".join([
         name, f"{pg:.3f} ± {eg:.3f}", f"{pt:.3f} ± {et:.3f}", f"{pg - pt:+.3f} ± {np.hypot(eg, et):.3f}",
@@ -195,8 +195,7 @@ def main() -> None:
                                  (f"`lhcgan generate --ecm {e:g}` ({kind})",
                                   emodel.sample(args.generate, seed=args.seed, parameters={"ecm": e}))):
                 s = summarise(sample, truth, auc_events=200_000, per_channel=False)
-                kin = [v for k, v in s["w1_over_sigma"].items() if k.split("_")[0] in ("pt", "eta", "phi")
-                       and k != "pt_ttbar"]
+                kin = particle_w1(s["w1_over_sigma"]).values()
                 table.append(f"| {e:g} | {name} | {min(s['in_peak_ratio'].values()):.3f} | {s['auc']:.3f} | "
                              f"{max(kin):.3f} | {s['w1_over_sigma']['m_ttbar']:.3f} | "
                              f"{f'{efit / 60:.1f} min' if efit and name.startswith('`') else ''} |")

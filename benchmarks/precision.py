@@ -37,7 +37,8 @@ from lhcgan.events import Events
 from lhcgan.modelfile import TrainedModel
 from lhcgan.simulate import simulate
 from lhcgan.train import Trainer
-from lhcgan.validate.metrics import classifier_auc, observables, strong_classifier_auc, wasserstein1
+from lhcgan.validate.metrics import (classifier_auc, observables, particle_w1, strong_classifier_auc,
+                                     wasserstein1)
 from lhcgan.validate.worth import WorthReference
 
 TAILS = (1000.0, 1500.0)
@@ -66,8 +67,7 @@ def measure(gen: Events, truth: Events, ref: WorthReference, strong: bool) -> di
     og, ot = observables(gen), observables(truth)
     w = ref.measure(og, gen.weights)
     # the quarks' pT, η, φ: pT(tt̄) of a balanced sample is float rounding (exactly 0 in generated events)
-    w1 = max(wasserstein1(og[k], ot[k]) / np.std(ot[k]) for k in og
-             if k.split("_")[0] in ("pt", "eta", "phi") and k != "pt_ttbar")
+    w1 = max(particle_w1({k: wasserstein1(og[k], ot[k]) / np.std(ot[k]) for k in og}).values())
     out = {"worth": w["worth"], "worst": w["worst"], "worst_observable": w["worst_observable"],
            "auc": classifier_auc(gen, truth, max_events=200_000), "w1": w1, "mtt": mtt_figures(gen, truth)}
     if strong:

@@ -29,7 +29,7 @@ from lhcgan import physics
 from lhcgan.cli import main as cli
 from lhcgan.generate import generate
 from lhcgan.simulate import simulate
-from lhcgan.validate.metrics import summarise
+from lhcgan.validate.metrics import particle_w1, summarise
 
 
 def tail(events: lhcgan.Events, cut: float) -> tuple[float, float]:
@@ -42,7 +42,7 @@ def tail(events: lhcgan.Events, cut: float) -> tuple[float, float]:
 
 def row(name: str, sample: lhcgan.Events, truth: lhcgan.Events, fit_s: float | None) -> str:
     s = summarise(sample, truth, auc_events=200_000)
-    quark = [v for k, v in s["w1_over_sigma"].items() if k.split("_")[0] in ("pt", "eta", "phi") and k != "pt_ttbar"]
+    quark = list(particle_w1(s["w1_over_sigma"]).values())
     cells = [name, f"{min(s['in_peak_ratio'].values()):.3f}", f"{s['auc']:.3f}", f"{max(quark):.3f}"]
     for cut in (1000.0, 1500.0):
         (fs, es), (ft, et) = tail(sample, cut), tail(truth, cut)

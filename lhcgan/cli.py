@@ -171,24 +171,23 @@ def _validate_points(args: argparse.Namespace, model: "TrainedModel | Ensemble",
     import numpy as np
 
     from lhcgan.generate import generate
+    from lhcgan.validate import validate
 
     cond = model.conditioning
     train_values, held_values = cond.values_of(trainer.events), cond.values_of(trainer.heldout)
     for point in cond.points:
         values = dict(zip(cond.names, point))
         tag = "_".join(f"{k}{v:g}" for k, v in values.items())
-        n = args.events or int((train_values == point).all(axis=1).sum())
+        n_sample = int((train_values == point).all(axis=1).sum())  # training events at this point
+        n = args.events or n_sample
         outputs = [run_dir / f"generated_{tag}.root"] + ([run_dir / f"generated_{tag}.lhe"] if args.lhe else [])
         for path in outputs:
             generate(n, path, model=model, seed=seed, progress=not args.quiet, parameters=values)
         held = trainer.heldout[(held_values == np.asarray(point)).all(axis=1)]
         if args.no_validate or not len(held):
             continue
-        from lhcgan.validate import validate
-
         held = held.with_process(cond.process_at(held.process, np.asarray(point)))
         print(f"validation at {tag} against the {len(held)} held-out events there the model never saw:")
-        n_sample = int((train_values == point).all(axis=1).sum())
         spread = model.member_samples(min(n, 200_000), seed=seed, parameters=values) if args.ensemble > 1 else None
         validate(outputs[0], held, run_dir / f"validation_{tag}", run_dir=run_dir, training_size=n_sample,
                  members=spread)

@@ -12,6 +12,7 @@ import numpy as np
 from lhcgan import physics
 from lhcgan.errors import LhcganError, NonFiniteError
 from lhcgan.process import TTBAR, Process
+from lhcgan.stats import row_shares
 
 if TYPE_CHECKING:
     from lhcgan.reading.report import ReadReport
@@ -191,10 +192,8 @@ class Events:
         Σw for weighted events (a combination whose signed sum is negative gets 0)."""
         if self.weights is None:
             return counts_to_fractions(self.flavour_counts())
-        combos, inverse = np.unique(self.pdg, axis=0, return_inverse=True)
-        sums = np.clip(np.bincount(inverse.ravel(), weights=self.weights, minlength=len(combos)), 0, None)
-        total = sums.sum() or 1.0
-        return {tuple(int(i) for i in c): float(v / total) for c, v in zip(combos, sums) if v > 0}
+        combos, shares = row_shares(self.pdg, self.weights)
+        return {tuple(int(i) for i in c): float(v) for c, v in zip(combos, shares) if v > 0}
 
 
 def channel_totals(process: Process, table: Mapping[tuple[int, ...], float]) -> dict[str, float]:

@@ -190,13 +190,17 @@ class Process:
                 out[(modes == np.asarray(want)).all(axis=1) & (out < 0)] = c
         return out
 
+    def used_modes(self, channels: tuple[Channel, ...] | None = None) -> list[set[str]]:
+        """Per decaying resonance, the names of its modes that ``channels`` (default: the process's) use."""
+        channels = self.channels if channels is None else channels
+        return [{combo[k] for c in channels for combo in c.modes} for k in range(len(self.decaying))]
+
     def variable_modes(self) -> list[tuple[int, list[int]]]:
         """For each decaying resonance whose mode differs between the process's channels: its index in
         ``decaying`` and the indices of its modes after the first that occur (one condition column each)."""
         out = []
-        for k, r in enumerate(self.decaying):
-            names = [m.name for m in r.modes]
-            used = sorted({names.index(combo[k]) for c in self.channels for combo in c.modes})
+        for k, (r, names) in enumerate(zip(self.decaying, self.used_modes())):
+            used = sorted([m.name for m in r.modes].index(name) for name in names)
             if len(used) > 1:
                 out.append((k, used[1:]))
         return out
@@ -223,7 +227,7 @@ class Process:
         if unknown:
             raise KeyError(f"{self.name} has no channel {unknown[0]!r}; it has {names}")
         keep = tuple(c for c in every if c.name in channels)
-        used = [{combo[k] for c in keep for combo in c.modes} for k in range(len(self.decaying))]
+        used = self.used_modes(keep)
         slots = tuple(replace(s, pdg=_slot_ids(self.resonances, i, s, used)) for i, s in enumerate(self.slots))
         base = self.name.split(":")[0]
         name = base if len(keep) == len(every) else f"{base}:{'+'.join(c.name for c in keep)}"

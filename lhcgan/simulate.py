@@ -58,8 +58,7 @@ def decay_settings(process: Process) -> list[str]:
     are made too and left out by the reader, counted as "channel not selected".
     """
     out = []
-    for k, r in enumerate(process.decaying):
-        used = {combo[k] for c in process.channels for combo in c.modes}
+    for r, used in zip(process.decaying, process.used_modes()):
         ids = sorted({i for m in r.modes if m.name in used for i in m.pythia})
         out.append((abs(r.pdg), " ".join(map(str, ids))))
     settings = []
@@ -71,7 +70,7 @@ def decay_settings(process: Process) -> list[str]:
 def makes_only(process: Process) -> bool:
     """Whether Pythia, with `decay_settings`, makes only the process's channels: every combination of the
     modes it turns on is one of the channels' (not so for ℓ+jets, where it makes both W leptonic too)."""
-    used = [{combo[k] for c in process.channels for combo in c.modes} for k in range(len(process.decaying))]
+    used = process.used_modes()
     covered = {combo for c in process.channels for combo in c.modes}
     return all(combo in covered for combo in itertools.product(*used))
 

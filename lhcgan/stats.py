@@ -15,3 +15,11 @@ def weighted_mean_std(x: np.ndarray, weights: np.ndarray | None = None) -> tuple
     mean = np.tensordot(w, x, axes=1) / w.sum()
     var = np.tensordot(w, (x - mean) ** 2, axes=1) / w.sum()
     return mean, np.sqrt(np.clip(var, 0, None))
+
+
+def row_shares(x: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows (K, D) of x (N, D) and each one's share (K,) of the events, of Σw where weighted
+    (a row whose signed sum is negative gets 0); the shares sum to 1 unless every row's sum is ≤ 0."""
+    rows, inverse = np.unique(x, axis=0, return_inverse=True)
+    share = np.clip(np.bincount(inverse.ravel(), weights=weights, minlength=len(rows)), 0, None)
+    return rows, share / (share.sum() or 1.0)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import json
 import os
 import time
@@ -27,7 +28,7 @@ from lhcgan.losses import discriminator_loss, generator_loss, resonance_mmd, rot
 from lhcgan.model import Bridge, Discriminator, Generator, autocast, make_parametrisation
 from lhcgan.modelfile import TrainedModel
 from lhcgan.preprocessing import Standardizer
-from lhcgan.stats import weighted_mean_std
+from lhcgan.stats import row_shares, weighted_mean_std
 from lhcgan.validate.worth import effective_size
 from lhcgan.distributed import distributed, gather, init_distributed, select_device
 from lhcgan.sample import check_weights, split_holdout, symmetrised
@@ -156,10 +157,9 @@ class Trainer:
         if conditioning:
             cond = np.concatenate([cond, conditioning.to_network(values)], axis=1)
         self.real_c = torch.as_tensor(cond, device=self.device)
-        rows, inverse = np.unique(cond, axis=0, return_inverse=True)
-        share = np.clip(np.bincount(inverse.ravel(), weights=self.weights, minlength=len(rows)), 0, None)
+        rows, share = row_shares(cond, self.weights)
         self.cond_rows = torch.as_tensor(rows, device=self.device)
-        self.cond_prob = torch.as_tensor(share / share.sum(), dtype=torch.float64, device=self.device)
+        self.cond_prob = torch.as_tensor(share, dtype=torch.float64, device=self.device)
         real_poles = self.bridge.poles(self.real_c)
         # with symmetries, real features are made per batch from transformed events; the decay coordinates
         # of every event and of its z-reflection are computed once, a rotation then moves only the tops' φ
@@ -354,15 +354,7 @@ class Trainer:
 
         z = self.G_ema.noise(SELECT_EVENTS, torch.Generator(device=self.device).manual_seed(self.cfg.seed + 3),
                              self.device)
-        pdg = sample_flavours(SELECT_EVENTS, self.flavour_fractions, np.random.default_rng([self.cfg.seed, 4]))
-        cond = self.process.condition(pdg)
-        if self.conditioning:  # the parameters drawn with the training points' (weighted) shares
-            rows, inverse = np.unique(self.values, axis=0, return_inverse=True)
-            w = np.ones(len(self.values)) if self.weights is None else self.weights
-            share = np.clip(np.bincount(inverse.ravel(), weights=w, minlength=len(rows)), 0, None)
-            pick = np.random.default_rng([self.cfg.seed, 5]).choice(len(rows), SELECT_EVENTS, p=share / share.sum())
-            cond = np.concatenate([cond, self.conditioning.to_network(rows[pick])], axis=1)
-        c = torch.as_tensor(cond, device=self.device) if cond.shape[1] else None
+        pdg, c = self._selection_flavours
         with self._autocast():
             x = self.G_ema(z, c)
         p = self.bridge.to_momenta(x, c).cpu().numpy()
@@ -370,6 +362,18 @@ class Trainer:
         p = randomise(p[ok], self.cfg.symmetries, np.random.default_rng([self.cfg.seed, 3]).random)
         gen = Events(p, pdg[ok], process=self.process)
         return float(self._select_ref.measure(observables(gen), intrinsic=True)["inverse_worth"])
+
+    @functools.cached_property
+    def _selection_flavours(self) -> tuple[np.ndarray, torch.Tensor | None]:
+        """The fixed flavours (SELECT_EVENTS, 6) of the selection's events and their condition (or None):
+        the decay modes, and for a conditioned model parameters drawn with the training points' shares."""
+        pdg = sample_flavours(SELECT_EVENTS, self.flavour_fractions, np.random.default_rng([self.cfg.seed, 4]))
+        cond = self.process.condition(pdg)
+        if self.conditioning:
+            rows, share = row_shares(self.values, self.weights)
+            pick = np.random.default_rng([self.cfg.seed, 5]).choice(len(rows), SELECT_EVENTS, p=share)
+            cond = np.concatenate([cond, self.conditioning.to_network(rows[pick])], axis=1)
+        return pdg, torch.as_tensor(cond, device=self.device) if cond.shape[1] else None
 
     def _select(self) -> float:
         score = self.selection_score()

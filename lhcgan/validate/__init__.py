@@ -15,7 +15,7 @@ import numpy as np
 
 from lhcgan.events import Events
 from lhcgan.reading import read
-from lhcgan.validate.metrics import observables, summarise
+from lhcgan.validate.metrics import observables, particle_w1, summarise
 from lhcgan.atomic import atomic_output
 
 __all__ = ["validate", "format_table"]
@@ -173,8 +173,7 @@ def format_table(metrics: dict) -> str:
             sub = metrics.get("channels", {}).get(name)
             cols = f"{name:<8} {fg.get(name, 0.0):>7.4f} {f:>7.4f}"
             if sub:
-                kin = [v for k, v in sub["w1_over_sigma"].items()
-                       if k.split("_")[0] in ("pt", "eta", "phi") and k != "pt_ttbar"]
+                kin = particle_w1(sub["w1_over_sigma"]).values()
                 met = sub["w1_over_sigma"].get("met")
                 cols += (f" {min(sub['in_peak_ratio'].values()):>8.3f} {sub['auc']:>6.3f} {max(kin):>9.4f}"
                          f" {'–' if met is None else f'{met:.4f}':>9} {_events(sub['amplification']['worth']):>10}")

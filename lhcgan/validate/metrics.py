@@ -34,8 +34,7 @@ def observables(events: Events) -> Observables:
     s = physics.momentum_sum(p)
     out["pt_ttbar"] = np.hypot(s[:, 0], s[:, 1])  # the recoil against radiation; 0 without it
     out["sum_px"], out["sum_py"] = s[:, 0], s[:, 1]
-    if any(m.name == "leptonic" for r in events.process.decaying for m in r.modes
-           if any(m.name in combo for c in events.process.channels for combo in c.modes)):
+    if any("leptonic" in used for used in events.process.used_modes()):
         out["met"] = missing_pt(events)
     return out
 
@@ -48,6 +47,12 @@ def missing_pt(events: Events) -> np.ndarray:
     nu = np.isin(np.abs(events.pdg), NEUTRINOS)[..., None]
     s = (events.momenta[..., :2] * nu).sum(axis=1)
     return np.hypot(s[:, 0], s[:, 1])
+
+
+def particle_w1(w1_over_sigma: dict[str, float]) -> dict[str, float]:
+    """The W1/σ of the particles' pT, η and φ among ``w1_over_sigma`` (not of pT(tt̄), the whole system's):
+    the quality bar's "max W1/σ"."""
+    return {k: v for k, v in w1_over_sigma.items() if k.split("_")[0] in ("pt", "eta", "phi") and k != "pt_ttbar"}
 
 
 def _weighted_cdf(x: np.ndarray, w: np.ndarray | None, at: np.ndarray) -> np.ndarray:
