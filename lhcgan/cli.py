@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import warnings
 from collections.abc import Sequence
@@ -227,6 +228,27 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_refine(args: argparse.Namespace) -> int:
+    from lhcgan.modelfile import Ensemble, load_model
+    from lhcgan.reading import read
+    from lhcgan.refine import refine, training_events
+
+    model = load_model(args.model)
+    sample = read(args.input)
+    members = model.members if isinstance(model, Ensemble) else [model]
+    refined = []
+    for m in members:
+        if args.strength is not None:
+            m = dataclasses.replace(m, config=m.config.replace(refine_strength=args.strength))
+        refined.append(refine(m, training_events(m, sample)))
+        print(f"refined{f' member {len(refined)}' if len(members) > 1 else ''}: "
+              f"keeps {refined[-1].meta['refine_acceptance']:.1%} of the generated events")
+    out = Ensemble(refined) if isinstance(model, Ensemble) else refined[0]
+    out.save(args.output)
+    print(f"wrote {args.output}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lhcgan", description="Learn LHC tt̄ events with a GAN.")
     parser.add_argument("--version", action="version", version=f"lhcgan {__version__}")
@@ -311,6 +333,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write this many ROOT files, each from its own process and random stream, plus a manifest")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser("refine", help="fit a model's refinement (as `fit` does by default) on its training sample")
+    p.add_argument("input", help="the sample the model was trained on (its held-out events are split off again)")
+    p.add_argument("--model", "-m", required=True, help="model file written by `lhcgan fit`")
+    p.add_argument("-o", "--output", required=True, help="the refined model file")
+    p.add_argument("--strength", type=float, help="smoothness penalty in events (default: the model's refine_strength)")
+    p.set_defaults(func=_cmd_refine)
     return parser
 
 

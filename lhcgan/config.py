@@ -59,6 +59,10 @@ class FitConfig:
             with w / |w|^p (normalised): 1 samples ∝ |w| (every drawn event counts the same), 0 draws
             uniformly and weights the losses (the tails of a biased sample are seen as often as they
             were generated), 0.5 between.
+        refine: after training, fit a smooth reweighting of the generated events onto the training
+            events in the tt̄ system's kinematics (`lhcgan.refine`), applied by rejection so the output
+            stays unweighted. Not for a model conditioned on m_t or √s (their systems move with the value).
+        refine_strength: the refiner's smoothness penalty, in events (it fades as the sample grows).
         seed: the one seed of the run.
         checkpoint_every: iterations between checkpoints.
         log_every: iterations between loss-log lines.
@@ -96,6 +100,8 @@ class FitConfig:
     symmetries: list[str] = field(default_factory=lambda: ["azimuth", "reflect_z"])
     holdout: float = 0.1
     weight_power: float = 0.5
+    refine: bool = True
+    refine_strength: float = 100.0
     seed: int = 1
     checkpoint_every: int = 1000
     log_every: int = 50
@@ -127,6 +133,8 @@ class FitConfig:
             raise ConfigError(f"unknown symmetries {unknown}; known are {list(SYMMETRIES)}")
         if not 0 <= self.weight_power <= 1:
             raise ConfigError(f"weight_power must be in [0, 1], got {self.weight_power}")
+        if not self.refine_strength > 0:
+            raise ConfigError(f"refine_strength must be > 0, got {self.refine_strength}")
         if not 0 <= self.holdout < 1:
             raise ConfigError(f"holdout must be a fraction in [0, 1), got {self.holdout}")
         if self.parametrisation not in PARAMETRISATIONS:

@@ -21,6 +21,7 @@ from lhcgan.events import Events, channel_totals, from_fraction_table, sample_fl
 from lhcgan.model import Bridge, Generator, autocast, parametrisation_from_dict, parametrisation_to_dict
 from lhcgan.preprocessing import Standardizer
 from lhcgan.process import Process
+from lhcgan.refine import Refiner
 from lhcgan.version import __version__
 from lhcgan.atomic import atomic_output
 
@@ -43,6 +44,8 @@ class TrainedModel:
     meta: dict[str, Any] = field(default_factory=dict)
     #: the parameters (m_t, √s) the model is conditioned on, with its training points; None if none
     conditioning: Conditioning | None = None
+    #: the smooth reweighting onto the training sample, applied by rejection (`lhcgan.refine`); None: none
+    refiner: Refiner | None = None
 
     def save(self, path: str | os.PathLike[str]) -> None:
         with atomic_output(path) as tmp:
@@ -67,6 +70,7 @@ class TrainedModel:
             "config": self.config.to_dict(),
             "flavour_fractions": to_fraction_table(self.flavour_fractions),
             "conditioning": self.conditioning.to_dict() if self.conditioning else None,
+            "refiner": self.refiner.to_dict() if self.refiner else None,
             "meta": self.meta,
         }
 
@@ -95,8 +99,9 @@ class TrainedModel:
         a = d["generator"]
         gen = Generator(a["latent"], a["hidden"], a["layers"], a["n_out"], a["residual"], a.get("n_condition", 0))
         gen.load_state_dict(d["generator_state"])
+        refiner = Refiner.from_dict(d["refiner"]) if d.get("refiner") else None
         return cls(gen.eval(), bridge, process, FitConfig.from_dict(d["config"]),
-                   from_fraction_table(d["flavour_fractions"]), d["meta"], conditioning)
+                   from_fraction_table(d["flavour_fractions"]), d["meta"], conditioning, refiner)
 
     # -- sampling ----------------------------------------------------------------------------------
 
@@ -142,17 +147,23 @@ class TrainedModel:
 
         Every event gets the model's exact symmetries (`lhcgan.symmetry`) with random parameters.
         ``channel`` generates one decay channel only (its flavours in their learnt proportions);
-        by default the channel mix of the training sample. ``parameters`` ({"mt": 172.5} GeV) are
+        by default the channel mix of the training sample. A refined model (`lhcgan.refine`) keeps
+        each event with probability w/w_bound, from a random stream of its own. ``parameters`` ({"mt": 172.5} GeV) are
         the values of a conditioned model, within its trained range; the events' process has
         the pole masses they set and their metadata records them.
         """
         from lhcgan.symmetry import randomise
 
         # one stream per (seed, shard): distinct seeds for every pair, drawn from numpy's SeedSequence
-        states = np.random.SeedSequence([int(seed), int(shard)]).generate_state(3, dtype=np.uint64)
+        states = np.random.SeedSequence([int(seed), int(shard)]).generate_state(4, dtype=np.uint64)
         gen = torch.Generator().manual_seed(int(states[0]))
         rng = np.random.default_rng(int(states[1]))
         rng_sym = np.random.default_rng(int(states[2]))  # a stream of its own: the i-th event's angle never moves
+        rng_refine = np.random.default_rng(int(states[3]))
+        acceptance = self.refiner.acceptance if self.refiner else 1.0
+        if acceptance * chunk < 1:
+            raise InputError(f"the model's refinement keeps {acceptance:.1e} of its events", path=self.meta.get("source"),
+                             hint="the refiner is broken: retrain, or refit with --set refine=false")
         meta = {"source": f"lhcgan generate (seed {seed})", "seed": int(seed),
                 **{k: self.meta[k] for k in ("ecm", "cross_section_pb") if self.meta.get(k)}}
         fractions, process = self.flavour_fractions, self.process
@@ -175,7 +186,8 @@ class TrainedModel:
                 meta["cross_section_pb"] *= self.channel_fractions()[channel]
         done = 0
         while done < n:
-            k = min(chunk, n - done)
+            k = min(chunk, n - done if self.refiner is None  # with rejection, enough candidates for the rest
+                    else int(np.ceil((n - done) / acceptance * 1.02)) + 16)
             z = self.generator.noise(k, gen)
             pdg = sample_flavours(k, fractions, rng)
             p = self.momenta(z, pdg, values)
@@ -188,8 +200,13 @@ class TrainedModel:
             if not ok.any():
                 raise InputError(f"the model made {k} non-finite events in a row", path=self.meta.get("source"),
                                  hint="the model is broken: retrain it")
-            done += int(ok.sum())
-            yield Events(p[ok], pdg[ok], None, process, dict(meta))
+            events = Events(p[ok], pdg[ok], None, process, dict(meta))
+            if self.refiner is not None:
+                events = events[self.refiner.accept(events, rng_refine)]
+            events = events[: n - done]
+            done += len(events)
+            if len(events):
+                yield events
 
     def sample(self, n: int, seed: int = 1, channel: str | None = None,
                parameters: Mapping[str, float] | None = None) -> Events:

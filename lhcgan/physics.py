@@ -134,6 +134,14 @@ def pt_balance(p: Array) -> Array:
     return lib(p).hypot(s[..., 0], s[..., 1]) / pt(p).sum(-1)
 
 
+def rapidity(p4: Array) -> Array:
+    """Rapidity ½ ln((E + pz)/(E − pz)) of four-momenta (..., 4) (E, px, py, pz) GeV, in float64."""
+    p4 = to_float64(p4)
+    xp = lib(p4)
+    e, pz = p4[..., 0], p4[..., 3]
+    return 0.5 * xp.log(xp.clip(e + pz, TINY, None) / xp.clip(e - pz, TINY, None))
+
+
 def delta_r(p1: Array, p2: Array) -> Array:
     """ΔR = √(Δη² + Δφ²) between two sets of 3-momenta (..., 3)."""
     xp = lib(p1)

@@ -513,7 +513,7 @@ class Trainer:
                 if self.iteration % cfg.checkpoint_every == 0 or self.iteration == cfg.iterations:
                     self.elapsed = time.perf_counter() - t0
                     self.save_checkpoint()
-        model = self.trained_model()
+        model = self.refined(self.trained_model())
         if self.dist.main:
             model.save(self.run_dir / MODEL)
             self.plot_losses()
@@ -531,6 +531,19 @@ class Trainer:
             fig.savefig(tmp, dpi=90, format="png")
         plt.close(fig)
 
+    def refined(self, model: TrainedModel) -> TrainedModel:
+        """``model`` with a refiner fitted on the training events where ``refine`` is on (`lhcgan.refine`).
+        Deterministic, so every DDP rank fits the same one."""
+        if not model.config.refine:
+            return model
+        from lhcgan.refine import refine
+
+        model = refine(model, self.events)
+        if self.dist.main:
+            self._log({"iteration": self.iteration, "refine_acceptance": model.meta["refine_acceptance"],
+                       "refine_generated": model.meta["refine_generated"]})
+        return model
+
     def trained_model(self) -> TrainedModel:
         """The model to ship: the EMA generator, or with selection on, its best-scoring state so far."""
         generator = copy.deepcopy(self.G_ema).cpu()
@@ -539,7 +552,8 @@ class Trainer:
         from lhcgan.model import cpu_has_bf16
 
         # the settings as used: pT conservation and CPU bf16 as decided for this sample and machine
-        used = self.cfg.replace(conserve_pt=self.conserve_pt,
+        # no refinement for a model conditioned on m_t or √s: one tilt cannot follow a system that moves with them
+        used = self.cfg.replace(conserve_pt=self.conserve_pt, refine=self.cfg.refine and self.conditioning is None,
                                 cpu_bf16=cpu_has_bf16() if self.cpu_bf16 is None else bool(self.cpu_bf16))
         return TrainedModel(
             generator=generator,

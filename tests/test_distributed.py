@@ -66,8 +66,9 @@ def test_ranks_agree_and_runs_repeat(small, tmp_path):
         torch.testing.assert_close(v, again[0]["G"][k], rtol=0, atol=0)
     # only rank 0 wrote the run folder's files
     assert (tmp_path / "a" / "model.pt").is_file() and (tmp_path / "a" / "checkpoint.pt").is_file()
-    lines = (tmp_path / "a" / "losses.jsonl").read_text().splitlines()
-    assert [json.loads(ln)["iteration"] for ln in lines] == [2, 4, 6]
+    records = [json.loads(ln) for ln in (tmp_path / "a" / "losses.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in records if "loss_d" in r] == [2, 4, 6]
+    assert len([r for r in records if "refine_acceptance" in r]) == 1  # the refiner's line, once
     full = 80.4 + torch.linspace(-5, 5, 64, dtype=torch.float64)[:, None].repeat(1, 4)
     single = resonance_mmd(full, full.flip(0) + 0.3, [[2.085]] * 4, "breit-wigner").item()
     for r in range(2):
