@@ -18,7 +18,10 @@ them against a large independent truth sample (Pythia seed 3003; 2M events unles
 * the fit time.
 
 Beside each trained model it prints the reference: the training sample itself,
-measured the same way (a truth sample is worth its size), and any --model given.
+measured the same way (a truth sample is worth its size), the same model without
+its refinement (`lhcgan.refine`, the previous default), and any --model given.
+--reuse measures the models of an earlier run's folder again (refining those
+trained before refinement was the default: what `fit` would have done).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from lhcgan import physics
 from lhcgan.config import load_card, parse_assignment
 from lhcgan.events import Events
 from lhcgan.modelfile import TrainedModel
+from lhcgan.refine import refine, training_events
 from lhcgan.simulate import simulate
 from lhcgan.train import Trainer
 from lhcgan.validate.metrics import (classifier_auc, observables, particle_w1, strong_classifier_auc,
@@ -101,6 +105,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
     parser.add_argument("--work", default="precision-work", help="folder for samples and runs")
     parser.add_argument("--json", help="write every figure here")
+    parser.add_argument("--reuse", action="store_true", help="measure the models already in --work's run folders")
     args = parser.parse_args()
 
     work = Path(args.work)
@@ -131,14 +136,28 @@ def main() -> None:
             m = measure(events, probe, ref, args.strong)
             results[f"truth:{size}:{seed}"] = m
             print(row(f"training sample {size // 1000}k s{seed}", len(events), m, None), flush=True)
-            config = load_card("default", overrides=overrides | {"seed": seed})
-            t0 = time.perf_counter()
-            model = Trainer(events, config, work / f"run_{size}_s{seed}").fit()
-            seconds = time.perf_counter() - t0
+            run = work / f"run_{size}_s{seed}"
+            if args.reuse and (run / "model.pt").is_file():
+                model = TrainedModel.load(run / "model.pt")
+                seconds = float(model.meta["training_seconds"])
+                if model.refiner is None and model.config.refine:
+                    model = refine(model, training_events(model, events))
+            else:
+                config = load_card("default", overrides=overrides | {"seed": seed})
+                t0 = time.perf_counter()
+                model = Trainer(events, config, run).fit()
+                seconds = time.perf_counter() - t0
+            if model.refiner is not None:
+                plain = TrainedModel(**{**model.__dict__, "refiner": None})
+                m = measure(plain.sample(args.generate, seed=seed + 10), probe, ref, args.strong)
+                results[f"unrefined:{size}:{seed}"] = m
+                print(row(f"  same, unrefined", len(events), m, None), flush=True)
             m = measure(model.sample(args.generate, seed=seed + 10), probe, ref, args.strong)
             m["fit_seconds"] = seconds
+            m["acceptance"] = model.refiner.acceptance if model.refiner else 1.0
             results[f"gan:{size}:{seed}"] = m
-            print(row(f"lhcgan fit {size // 1000}k s{seed}", len(events), m, seconds), flush=True)
+            print(row(f"lhcgan fit {size // 1000}k s{seed}", len(events), m, seconds),
+                  f"(refinement keeps {m['acceptance']:.0%})" if model.refiner else "", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=float))
 

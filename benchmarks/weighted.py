@@ -28,6 +28,8 @@ import lhcgan
 from lhcgan import physics
 from lhcgan.cli import main as cli
 from lhcgan.generate import generate
+from lhcgan.modelfile import TrainedModel
+from lhcgan.refine import refine, training_events
 from lhcgan.simulate import simulate
 from lhcgan.validate.metrics import particle_w1, summarise
 
@@ -72,6 +74,7 @@ def main() -> None:
     ap.add_argument("--out", default="runs/weighted")
     ap.add_argument("--samples", nargs="+", default=["biased", "negative", "isr"])
     ap.add_argument("--set", nargs="*", default=[], help="extra KEY=VALUE settings for every fit")
+    ap.add_argument("--reuse", action="store_true", help="measure the models already in --out")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -97,18 +100,28 @@ def main() -> None:
         sample = lhcgan.read(path)
         truth = truths["isr" if name == "isr" else "plain"]
         print(sample.report.summary(), flush=True)
+        fit_dir = out / f"fit_{name}"
         t0 = time.perf_counter()
-        sets = [x for kv in args.set for x in ("--set", kv)]
-        cli(["fit", str(path), "--out", str(out / f"fit_{name}"), "-q", "--no-validate", "-n", "1000", *sets])
+        if not (args.reuse and (fit_dir / "model.pt").is_file()):
+            sets = [x for kv in args.set for x in ("--set", kv)]
+            cli(["fit", str(path), "--out", str(fit_dir), "-q", "--no-validate", "-n", "1000", *sets])
         fit_s = time.perf_counter() - t0
-        gen_path = out / f"gen_{name}.root"
-        generate(args.generate, gen_path, model=out / f"fit_{name}" / "model.pt", seed=7)
-        gen = lhcgan.read(gen_path)
+        model = TrainedModel.load(fit_dir / "model.pt")
+        if args.reuse:
+            fit_s = float(model.meta["training_seconds"])
+            if model.refiner is None and model.config.refine:
+                model = refine(model, training_events(model, sample))
         lines.append(row(f"{name}: training sample, weighted", sample, truth, None))
         if sample.weights is not None:
             lines.append(row(f"{name}: training sample, weights ignored", lhcgan.Events(sample.momenta, sample.pdg),
                              truth, None))
-        lines.append(row(f"{name}: `lhcgan fit`, 1M generated", gen, truth, fit_s))
+        gen_path = out / f"gen_{name}.root"
+        if model.refiner is not None:
+            generate(args.generate, gen_path, model=TrainedModel(**{**model.__dict__, "refiner": None}), seed=7)
+            lines.append(row(f"{name}: same fit, unrefined", lhcgan.read(gen_path), truth, None))
+        generate(args.generate, gen_path, model=model, seed=7)
+        accepted = f", keeps {model.refiner.acceptance:.0%}" if model.refiner else ""
+        lines.append(row(f"{name}: `lhcgan fit`, 1M generated{accepted}", lhcgan.read(gen_path), truth, fit_s))
         print("\n".join([header, *lines]), flush=True)
 
 

@@ -122,6 +122,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
             print(f"ensemble member {k + 1} of {size} (seed {config.seed + k})")
         resume = args.resume and (member_dir / "checkpoint.pt").is_file()
         members.append(trainer.fit(resume=resume))
+        if trainer.dist.main and members[-1].refiner is not None:
+            print(f"refinement: a smooth reweighting onto the training events' tt̄ kinematics, by rejection; "
+                  f"generation keeps {members[-1].refiner.acceptance:.0%} of the network's events")
     if not trainer.dist.main:  # rank 0 alone generates, validates and reports
         return 0
     model = members[0] if size == 1 else Ensemble(members)

@@ -62,6 +62,7 @@ class TrainedModel:
                           "n_condition": g.n_condition},
             "generator_state": {k: v.cpu() for k, v in g.state_dict().items()},
             "bridge_state": {k: v.cpu() for k, v in self.bridge.state_dict().items()},
+            "conserve_pt": self.bridge.conserve_pt,
             "disc_masses": self.bridge.disc_masses,
             "disc_coordinates": self.bridge.disc_coordinates,
             "parametrisation": parametrisation_to_dict(self.bridge.param),
@@ -100,7 +101,9 @@ class TrainedModel:
         gen = Generator(a["latent"], a["hidden"], a["layers"], a["n_out"], a["residual"], a.get("n_condition", 0))
         gen.load_state_dict(d["generator_state"])
         refiner = Refiner.from_dict(d["refiner"]) if d.get("refiner") else None
-        return cls(gen.eval(), bridge, process, FitConfig.from_dict(d["config"]),
+        # files of earlier versions kept the decided pT conservation beside a config that says null (auto)
+        config = FitConfig.from_dict(d["config"]).replace(conserve_pt=bridge.conserve_pt)
+        return cls(gen.eval(), bridge, process, config,
                    from_fraction_table(d["flavour_fractions"]), d["meta"], conditioning, refiner)
 
     # -- sampling ----------------------------------------------------------------------------------

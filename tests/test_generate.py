@@ -45,6 +45,21 @@ def test_a_refined_model_gives_exactly_n_whatever_the_chunks(model, tmp_path):
     assert TrainedModel.load(tmp_path / "m.pt").refiner.to_dict() == model.refiner.to_dict()
 
 
+def test_a_model_file_of_an_earlier_version_saves_again_with_its_pt_conservation(model, tmp_path):
+    """Earlier files kept the decided pT conservation beside a config that said null; saving such a model
+    again once dropped it, and the copy generated events with pT(tt̄) of 150 GeV."""
+    import torch
+
+    payload = model.payload()
+    payload["config"]["conserve_pt"] = None
+    payload["conserve_pt"] = True
+    torch.save(payload, tmp_path / "old.pt")
+    TrainedModel.load(tmp_path / "old.pt").save(tmp_path / "again.pt")
+    again = TrainedModel.load(tmp_path / "again.pt")
+    assert again.config.conserve_pt is True
+    assert np.max(physics.pt_balance(again.sample(500, seed=2).momenta)) < 1e-9
+
+
 def test_seeds_and_exact_balance(model):
     a, b, c = model.sample(2000, seed=1), model.sample(2000, seed=1), model.sample(2000, seed=2)
     np.testing.assert_array_equal(a.momenta, b.momenta)
