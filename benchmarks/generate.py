@@ -88,6 +88,7 @@ def main() -> None:
     parser.add_argument("--model", default=None)
     parser.add_argument("--events", type=int, default=2_000_000)
     parser.add_argument("--train-steps", type=int, default=20)
+    parser.add_argument("--generation-only", action="store_true", help="skip the training-step figures")
     args = parser.parse_args()
     model = TrainedModel.load(args.model)
     threads = torch.get_num_threads()
@@ -97,6 +98,11 @@ def main() -> None:
         t0 = time.perf_counter()
         generate(args.events, d / "gen.root", model=model, seed=3)
         gen_rate = args.events / (time.perf_counter() - t0)
+        plain_rate = None
+        if model.refiner is not None:  # the same model without its refinement's rejection, for comparison
+            t0 = time.perf_counter()
+            generate(args.events, d / "gen.root", model=TrainedModel(**{**model.__dict__, "refiner": None}), seed=3)
+            plain_rate = args.events / (time.perf_counter() - t0)
         z = model.generator.noise(200_000)
         net_rate = network_rate(model, z, bf16=False)
         cfg = model.config
@@ -111,7 +117,7 @@ def main() -> None:
         simulate(50_000, d / "train.root", seed=9)
         events = lhcgan.read(d / "train.root")
         steps = args.train_steps
-        train = {  # label → (ms per step, the TF2 reference's ms on this machine, from the issue)
+        train = {} if args.generation_only else {  # label → (ms per step, the TF2 reference's ms on this machine, from the issue)
             "default preset (6×256)": (training_step_ms(events, "default", steps, d), 77),
             "default preset, regulariser every step": (training_step_ms(events, "default", steps, d, reg_every=1), 77),
             "default machinery at 10×512": (training_step_ms(events, "default", max(steps // 4, 3), d, layers=10,
@@ -124,6 +130,9 @@ def main() -> None:
     print(f"lhcgan {lhcgan.__version__} generation benchmark, {platform.machine()}, {threads} threads, "
           f"generator {arch} ({generator_flops(model) / 1e6:.2f} MFLOP/event)")
     print(f"{'generation → ROOT (lhcgan generate)':<46} {gen_rate:>12,.0f} ev/s")
+    if plain_rate:
+        print(f"{'  the same without its refinement':<46} {plain_rate:>12,.0f} ev/s   "
+              f"(refinement keeps {model.refiner.acceptance:.0%} of the network's events)")
     precision = "bf16" if bf16 else "fp32"
     print(f"{'generator network alone, fp32':<46} {net_rate:>12,.0f} ev/s")
     if bf16:
@@ -133,7 +142,8 @@ def main() -> None:
           f"network {net_rate_used / flop_limit:.0%}, end to end {gen_rate / flop_limit:.0%} of it")
     print(f"{'paper-size generator (10×512) alone, fp32 / bf16':<46} {paper_rates[0]:>12,.0f} ev/s   "
           f"{paper_rates[1]:,.0f} ev/s in bf16")
-    print("training, one D + G update at batch 1024 (median of 5 windows)      lhcgan    TF2 reference   ratio")
+    if train:
+        print("training, one D + G update at batch 1024 (median of 5 windows)      lhcgan    TF2 reference   ratio")
     for label, (ms, ref) in train.items():
         print(f"  {label:<64} {ms:>6.1f} ms   {ref:>6.0f} ms   {ms / ref:.2f}×")
 

@@ -37,7 +37,7 @@ import lhcgan
 from lhcgan import physics
 from lhcgan.config import load_card, parse_assignment
 from lhcgan.events import Events
-from lhcgan.modelfile import TrainedModel
+from lhcgan.modelfile import TrainedModel, load_model
 from lhcgan.refine import refine, training_events
 from lhcgan.simulate import simulate
 from lhcgan.train import Trainer
@@ -96,7 +96,7 @@ HEADER = (f"{'sample':<26} {'worth':>10} {'×size':>6} {'worst':>9} {'(of)':<12}
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[25_000])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--seeds", type=int, nargs="*", default=[1, 2, 3])
     parser.add_argument("--truth", help="truth file (default: simulate 2M events with seed 3003)")
     parser.add_argument("--truth-events", type=int, default=2_000_000)
     parser.add_argument("--generate", type=int, default=1_000_000, help="generated events per model")
@@ -122,7 +122,7 @@ def main() -> None:
     results: dict[str, dict] = {}
     print(HEADER)
     for path in args.model:
-        model = TrainedModel.load(path)
+        model = load_model(path)  # one model or an ensemble (its mixture)
         m = measure(model.sample(args.generate, seed=7), probe, ref, args.strong)
         size = int(model.meta.get("training_events") or 1) + int(model.meta.get("heldout_events") or 0)
         results[f"model:{path}"] = m

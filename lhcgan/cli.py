@@ -123,8 +123,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         resume = args.resume and (member_dir / "checkpoint.pt").is_file()
         members.append(trainer.fit(resume=resume))
         if trainer.dist.main and members[-1].refiner is not None:
-            print(f"refinement: a smooth reweighting onto the training events' tt̄ kinematics, by rejection; "
-                  f"generation keeps {members[-1].refiner.acceptance:.0%} of the network's events")
+            _report_refinement(members[-1])
     if not trainer.dist.main:  # rank 0 alone generates, validates and reports
         return 0
     model = members[0] if size == 1 else Ensemble(members)
@@ -139,6 +138,22 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     for p in sorted(run_dir.iterdir()):
         print(f"  {p.name}{'/' if p.is_dir() else ''}")
     return 0
+
+
+def _report_refinement(model: "TrainedModel") -> None:
+    import warnings
+
+    acceptance = model.refiner.acceptance
+    print(f"refinement: a smooth reweighting onto the training events' tt̄ kinematics, by rejection; generation "
+          f"keeps {acceptance:.0%} of the network's events; largest correction at {model.refiner.largest()}")
+    if acceptance < LOW_ACCEPTANCE:
+        warnings.warn(f"the generator misses part of the training distribution (largest correction at "
+                      f"{model.refiner.largest()}): refinement corrects it, but generation keeps only "
+                      f"{acceptance:.0%} of its events and is that much slower; more iterations or more events "
+                      "there (for a biased sample: a lower bias) make a generator that needs less", stacklevel=2)
+
+
+LOW_ACCEPTANCE = 0.2  # below it, fit warns that refinement corrects a region the generator misses
 
 
 def _generate_and_validate(args: argparse.Namespace, model: "TrainedModel | Ensemble", trainer: "Trainer",
@@ -244,8 +259,9 @@ def _cmd_refine(args: argparse.Namespace) -> int:
         if args.strength is not None:
             m = dataclasses.replace(m, config=m.config.replace(refine_strength=args.strength))
         refined.append(refine(m, training_events(m, sample)))
-        print(f"refined{f' member {len(refined)}' if len(members) > 1 else ''}: "
-              f"keeps {refined[-1].meta['refine_acceptance']:.1%} of the generated events")
+        if len(members) > 1:
+            print(f"member {len(refined)}:")
+        _report_refinement(refined[-1])
     out = Ensemble(refined) if isinstance(model, Ensemble) else refined[0]
     out.save(args.output)
     print(f"wrote {args.output}")

@@ -3,24 +3,26 @@ training sample, applied by rejection.
 
 A GAN learns the bulk of a small sample well and the far tails of the system's kinematics
 (m(tt̄), the tops' rapidity gap and pT) poorly: they are extrapolations from a few hundred events.
+At 25 000 training events the far m(tt̄) tail of single fits came out 0.68 to 1.18 times truth.
 The refiner corrects the generated distribution by an exponential tilt
 
     w(x) = exp(Σ_F f_F(u_F(x))) / Z,
 
 one piecewise-linear function f_F per system feature F (m of the primaries together, their
 rapidity gap, each primary's pT, the system's rapidity, and its pT where it recoils). The knots of
-each f_F sit at fixed quantiles of the generated feature (Gaussian z from −3.5 to 3.5), so the tails
+each f_F sit at fixed quantiles of the generated feature (Gaussian z from −3 to 3), so the tails
 get knots of their own. The tilt is the maximum-entropy density ratio: it maximises
 Σ_i w_i log w(x_i) over the training events under a smoothness penalty (second differences of
 each f_F, P-splines) whose strength, in events, is fixed, so it fades as the sample grows. At its
 optimum the generated sample, reweighted, has the training sample's smoothed marginals in every
-feature. Few parameters (6 × 15) can import little of the training sample's noise; they cannot
+feature. Few parameters (5 × 13) can import little of the training sample's noise; they cannot
 memorise events. (DCTR, arXiv:2009.03796, refines with a classifier's D/(1 − D); this is the same
 ratio with an additive, smooth log.)
 
-Because every f_F is piecewise linear in its feature, its maximum sits on a knot and the maximum
-weight is exact, so rejection sampling (keep an event with probability w/w_max) is exact and the
-output stays unweighted. The expected acceptance is 1/w_max.
+Rejection sampling keeps each generated event with probability w/w_bound, so the output stays
+unweighted. w_bound is the largest weight among the generated events the refiner was fitted on (at
+least 100 000): an event above it, about one in that many, is kept with probability 1, so its weight
+is capped there. The expected acceptance is 1/w_bound (0.5 to 0.65 in the runs measured).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ KNOT_Z = np.linspace(-3.0, 3.0, 13)
 #: Smoothness penalty in events: λ/N_eff × Σ(Δ²f)² against the mean log-likelihood per event.
 STRENGTH = 100.0  # the `refine_strength` default
 #: Generated events a refiner is fitted on: 10 per training event, within these bounds.
-PER_EVENT, MIN_GENERATED, MAX_GENERATED = 10, 100_000, 1_000_000
+PER_EVENT, MIN_GENERATED, MAX_GENERATED = 10, 100_000, 4_000_000
 #: The generated stream it is fitted on: far from the streams `generate` and its shards use.
 SHARD = 2**20
 #: Tiny ridge on the knot values: each f_F's constant is shared with the normalisation.
@@ -83,13 +85,14 @@ def _locate(x: np.ndarray, knots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass
 class Refiner:
-    """An additive, piecewise-linear log weight on the system features, and its exact maximum.
+    """An additive, piecewise-linear log weight on the system features, and its bound.
 
     Attributes:
         names: the features it uses (F,), from `system_features`.
         knots: (F, K) knot positions in each feature's units.
         values: (F, K) log-weight values at the knots (before normalisation).
         log_norm: log of the generated sample's mean weight exp(f): w = exp(f − log_norm) has mean 1.
+        log_bound: log w_bound, the largest log w among the generated events it was fitted on.
         signed: whether the rapidity features keep their signs.
         training_events: the effective number of training events it was fitted on.
     """
@@ -115,6 +118,12 @@ class Refiner:
     def acceptance(self) -> float:
         """The expected fraction of generated events rejection keeps: 1/w_bound."""
         return float(np.exp(-self.log_bound))
+
+    def largest(self) -> str:
+        """Where the tilt weighs most, in words: the feature, its knot and the factor against the mean."""
+        v = self.values - self.values.mean(axis=1, keepdims=True)
+        k, i = np.unravel_index(np.argmax(np.abs(v)), v.shape)
+        return f"{self.names[k]} ≈ {self.knots[k, i]:.3g} (×{np.exp(v[k, i]):.2f})"
 
     def accept(self, events: Events, rng: np.random.Generator) -> np.ndarray:
         """Which events (N,) bool rejection keeps: each with probability min(1, w/w_bound); one uniform each."""
@@ -197,6 +206,13 @@ def _normal_cdf(z: np.ndarray) -> np.ndarray:
     return np.array([0.5 * (1 + erf(v / sqrt(2))) for v in np.atleast_1d(z)])
 
 
+def check_refinable(model: "TrainedModel") -> None:
+    """Refuse a model conditioned on m_t or √s: one tilt cannot follow a system that moves with the value."""
+    if model.conditioning is not None:
+        raise ConfigError(f"a model conditioned on {', '.join(model.conditioning.names)} is not refined: one "
+                          "tilt of the tt̄ system cannot follow a system that moves with the value")
+
+
 def refine(model: "TrainedModel", training: Events) -> "TrainedModel":
     """``model`` with a `Refiner` fitted on ``training``, the events it was trained on (not its held-out ones),
     with the model's ``refine_strength``; what `lhcgan fit` does at its end.
@@ -204,9 +220,7 @@ def refine(model: "TrainedModel", training: Events) -> "TrainedModel":
     The generated events come from a stream of their own (shard `SHARD` of the model's seed). A model
     conditioned on m_t or √s is refused: one tilt cannot follow a system that moves with the value.
     """
-    if model.conditioning is not None:
-        raise ConfigError(f"a model conditioned on {', '.join(model.conditioning.names)} is not refined: one "
-                          "tilt of the tt̄ system cannot follow a system that moves with the value")
+    check_refinable(model)
     plain = dataclasses.replace(model, refiner=None)
     n = int(min(max(PER_EVENT * len(training), MIN_GENERATED), MAX_GENERATED))
     generated = Events.concatenate(list(plain.iterate(n, seed=model.config.seed, shard=SHARD)))
@@ -221,6 +235,7 @@ def training_events(model: "TrainedModel", sample: Events) -> Events:
     split seed. Refused where the sample is not the one the model learnt (its sizes differ)."""
     from lhcgan.sample import split_holdout
 
+    check_refinable(model)
     sample = sample.present()
     meta = model.meta
     if meta.get("split_seed") is None or meta.get("training_events") is None:

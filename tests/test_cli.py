@@ -104,6 +104,40 @@ def test_tiny_fit_end_to_end(tmp_path, ttbar_lhe, capsys):
     assert code == 1 and "unknown settings" in err
 
 
+def test_refine_an_unrefined_model(tmp_path, ttbar_lhe, ttbar, capsys):
+    """`lhcgan refine` gives a model trained with refine=false the refiner `fit` makes by default, from its own
+    training events; another sample, or a model conditioned on m_t, is refused in one line."""
+    from lhcgan.modelfile import TrainedModel
+
+    out = tmp_path / "run"
+    args = ["fit", str(ttbar_lhe), "--iterations", "10", "--out", str(out), "-q", "--no-validate", "-n", "100"]
+    for s in ("layers=2", "hidden=32", "disc_layers=2", "disc_hidden=32", "batch=128", "refine=false"):
+        args += ["--set", s]
+    assert run(capsys, *args)[0] == 0
+    plain = TrainedModel.load(out / "model.pt")
+    assert plain.refiner is None and not plain.config.refine
+    code, stdout, _ = run(capsys, "refine", str(ttbar_lhe), "-m", str(out / "model.pt"), "-o", str(tmp_path / "r.pt"))
+    assert code == 0 and "keeps" in stdout
+    refined = TrainedModel.load(tmp_path / "r.pt")
+    assert refined.refiner is not None and refined.config.refine
+    assert refined.refiner.training_events == plain.meta["training_events"]  # unweighted: N_eff = N
+    lhcgan.write(ttbar[:2000], tmp_path / "other.root")
+    code, _, err = run(capsys, "refine", str(tmp_path / "other.root"), "-m", str(out / "model.pt"),
+                       "-o", str(tmp_path / "x.pt"))
+    assert code == 1 and "give the sample the model was trained on" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x.pt").exists()
+
+
+def test_a_conditioned_model_is_not_refined(mt_model, mt_samples, tmp_path, capsys):
+    from tests.shared import LOW
+
+    assert mt_model.refiner is None and not mt_model.config.refine  # the settings it used
+    path = tmp_path / "mt.pt"
+    mt_model.save(path)
+    code, _, err = run(capsys, "refine", mt_samples[LOW], "-m", str(path), "-o", str(tmp_path / "x.pt"))
+    assert code == 1 and "conditioned on mt is not refined" in err
+
+
 def test_convert_keeps_signed_weights_in_every_direction(tmp_path, ttbar, capsys):
     w = np.where(np.arange(len(ttbar)) % 5 == 0, -0.25, 1.25) * np.linspace(0.5, 2, len(ttbar))
     start = tmp_path / "w.root"
