@@ -203,13 +203,14 @@ class TrainedModel:
             if not ok.any():
                 raise InputError(f"the model made {k} non-finite events in a row", path=self.meta.get("source"),
                                  hint="the model is broken: retrain it")
-            events = Events(p[ok], pdg[ok], None, process, dict(meta))
+            p, pdg = p[ok], pdg[ok]
             if self.refiner is not None:
-                events = events[self.refiner.accept(events, rng_refine)]
-            events = events[: n - done]
-            done += len(events)
-            if len(events):
-                yield events
+                keep = self.refiner.accept_momenta(p, process, rng_refine)
+                p, pdg = p[keep], pdg[keep]
+            p, pdg = p[: n - done], pdg[: n - done]
+            done += len(p)
+            if len(p):
+                yield Events(p, pdg, None, process, dict(meta))
 
     def sample(self, n: int, seed: int = 1, channel: str | None = None,
                parameters: Mapping[str, float] | None = None) -> Events:

@@ -37,6 +37,7 @@ import torch
 from lhcgan import physics
 from lhcgan.errors import ConfigError, InputError
 from lhcgan.events import Events
+from lhcgan.process import Process
 
 if TYPE_CHECKING:
     from lhcgan.modelfile import TrainedModel
@@ -53,22 +54,23 @@ SHARD = 2**20
 RIDGE = 1e-3
 
 
-def system_features(events: Events, signed: bool = False) -> dict[str, np.ndarray]:
-    """The features the refiner tilts, name → (N,): the invariant mass (GeV) of the primary resonances
-    together, their rapidity gap, each one's pT (GeV), the system's rapidity and pT (GeV).
+def system_features(momenta: np.ndarray, process: Process, signed: bool = False) -> dict[str, np.ndarray]:
+    """The features the refiner tilts, name → (N,), of events' momenta (N, n, 3) GeV: the invariant mass
+    (GeV) of the primary resonances together, their rapidity gap, each one's pT (GeV), the system's
+    rapidity and pT (GeV).
 
     ``signed`` keeps the signs of the rapidity gap and the system's rapidity; by default their absolute
     values, the invariants of z → −z (a sample learnt with that symmetry is symmetric by construction).
     """
-    p4 = events.to_four_momenta()
-    prim = [p4[:, list(r.members)].sum(axis=1) for r in events.process.primaries]
+    p4 = physics.to_four_momenta(np.asarray(momenta, np.float64), process.masses)
+    prim = [p4[:, list(r.members)].sum(axis=1) for r in process.primaries]
     system = sum(prim)
     gap = physics.rapidity(prim[0]) - physics.rapidity(prim[1])
     y = physics.rapidity(system)
     out = {"m_system": np.sqrt(np.clip(system[:, 0] ** 2 - (system[:, 1:] ** 2).sum(-1), 0, None)),
            "dy_primaries": gap if signed else np.abs(gap),
            "y_system": y if signed else np.abs(y)}
-    for r, q in zip(events.process.primaries, prim):
+    for r, q in zip(process.primaries, prim):
         out[f"pt_{r.name}"] = np.hypot(q[:, 1], q[:, 2])
     out["pt_system"] = np.hypot(system[:, 1], system[:, 2])
     return out
@@ -107,8 +109,12 @@ class Refiner:
 
     def log_weights(self, events: Events) -> np.ndarray:
         """log w (N,) of events, normalised so that w has mean 1 on the generator's events."""
-        feats = system_features(events, self.signed)
-        f = np.zeros(len(events))
+        return self.log_weights_of(events.momenta, events.process)
+
+    def log_weights_of(self, momenta: np.ndarray, process: Process) -> np.ndarray:
+        """log w (N,) of momenta (N, n, 3) GeV of ``process``."""
+        feats = system_features(momenta, process, self.signed)
+        f = np.zeros(len(momenta))
         for k, name in enumerate(self.names):
             i, t = _locate(feats[name], self.knots[k])
             f += (1 - t) * self.values[k, i] + t * self.values[k, i + 1]
@@ -127,8 +133,12 @@ class Refiner:
 
     def accept(self, events: Events, rng: np.random.Generator) -> np.ndarray:
         """Which events (N,) bool rejection keeps: each with probability min(1, w/w_bound); one uniform each."""
-        u = rng.random(len(events))
-        return np.log(np.maximum(u, 1e-300)) < self.log_weights(events) - self.log_bound
+        return self.accept_momenta(events.momenta, events.process, rng)
+
+    def accept_momenta(self, momenta: np.ndarray, process: Process, rng: np.random.Generator) -> np.ndarray:
+        """`accept` for momenta (N, n, 3) GeV of ``process``, before they become `Events`."""
+        u = rng.random(len(momenta))
+        return np.log(np.maximum(u, 1e-300)) < self.log_weights_of(momenta, process) - self.log_bound
 
     def to_dict(self) -> dict[str, Any]:
         return {"names": list(self.names), "knots": self.knots.tolist(), "values": self.values.tolist(),
@@ -150,7 +160,8 @@ class Refiner:
         """
         from lhcgan.validate.worth import effective_size
 
-        ft, fg = system_features(training, signed), system_features(generated, signed)
+        ft = system_features(training.momenta, training.process, signed)
+        fg = system_features(generated.momenta, generated.process, signed)
         if recoil is None:
             recoil = float(np.median(ft["pt_system"])) > 1e-3
         names = tuple(k for k in ft if k != "pt_system" or recoil)

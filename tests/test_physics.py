@@ -20,6 +20,10 @@ def test_kinematics_match_vector(momenta):
     np.testing.assert_allclose(physics.eta(momenta), v.eta, rtol=1e-10)
     np.testing.assert_allclose(physics.phi(momenta), v.phi, rtol=1e-12)
     np.testing.assert_allclose(physics.energy(momenta, TTBAR.masses), v.E, rtol=1e-12)
+    p4 = physics.to_four_momenta(momenta, TTBAR.masses)
+    np.testing.assert_allclose(physics.rapidity(p4), v.rapidity, rtol=1e-9, atol=1e-12)
+    torch_y = physics.rapidity(torch.tensor(p4))
+    np.testing.assert_allclose(torch_y.numpy(), physics.rapidity(p4), rtol=1e-12)
     for r in TTBAR.resonances:
         total = v[:, r.members[0]]
         for i in r.members[1:]:
