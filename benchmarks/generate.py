@@ -14,6 +14,7 @@ TensorFlow 2 implementation's figures on this machine (from issue 3).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import platform
 import statistics
 import tempfile
@@ -101,7 +102,7 @@ def main() -> None:
         plain_rate = None
         if model.refiner is not None:  # the same model without its refinement's rejection, for comparison
             t0 = time.perf_counter()
-            generate(args.events, d / "gen.root", model=TrainedModel(**{**model.__dict__, "refiner": None}), seed=3)
+            generate(args.events, d / "gen.root", model=dataclasses.replace(model, refiner=None), seed=3)
             plain_rate = args.events / (time.perf_counter() - t0)
         z = model.generator.noise(200_000)
         net_rate = network_rate(model, z, bf16=False)

@@ -28,6 +28,7 @@ trained before refinement was the default: what `fit` would have done).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -152,7 +153,7 @@ def main() -> None:
                 model = Trainer(events, config, run).fit()
                 seconds = time.perf_counter() - t0
             if model.refiner is not None:
-                plain = TrainedModel(**{**model.__dict__, "refiner": None})
+                plain = dataclasses.replace(model, refiner=None)
                 m = measure(plain.sample(args.generate, seed=seed + 10), probe, ref, args.strong, truth)
                 results[f"unrefined:{size}:{seed}"] = m
                 print(row(f"  same, unrefined", len(events), m, None), flush=True)

@@ -18,6 +18,7 @@ fractions above 1 and 1.5 TeV over truth with their pulls, W1/σ of pT(tt̄), an
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 import warnings
 from pathlib import Path
@@ -117,7 +118,7 @@ def main() -> None:
                              truth, None))
         gen_path = out / f"gen_{name}.root"
         if model.refiner is not None:
-            generate(args.generate, gen_path, model=TrainedModel(**{**model.__dict__, "refiner": None}), seed=7)
+            generate(args.generate, gen_path, model=dataclasses.replace(model, refiner=None), seed=7)
             lines.append(row(f"{name}: same fit, unrefined", lhcgan.read(gen_path), truth, None))
         generate(args.generate, gen_path, model=model, seed=7)
         accepted = f", keeps {model.refiner.acceptance:.0%}" if model.refiner else ""

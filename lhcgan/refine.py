@@ -232,10 +232,10 @@ def refine(model: "TrainedModel", training: Events) -> "TrainedModel":
     conditioned on m_t or √s is refused: one tilt cannot follow a system that moves with the value.
     """
     check_refinable(model)
-    plain = dataclasses.replace(model, refiner=None)
-    n = int(min(max(PER_EVENT * len(training), MIN_GENERATED), MAX_GENERATED))
-    generated = Events.concatenate(list(plain.iterate(n, seed=model.config.seed, shard=SHARD)))
     cfg = model.config
+    n = int(min(max(PER_EVENT * len(training), MIN_GENERATED), MAX_GENERATED))
+    plain = dataclasses.replace(model, refiner=None)
+    generated = Events.concatenate(list(plain.iterate(n, seed=cfg.seed, shard=SHARD)))
     refiner = Refiner.fit(training, generated, strength=cfg.refine_strength, signed="reflect_z" not in cfg.symmetries)
     return dataclasses.replace(model, refiner=refiner, config=cfg.replace(refine=True),
                                meta=model.meta | {"refine_acceptance": refiner.acceptance, "refine_generated": n})
