@@ -36,6 +36,8 @@ class FitConfig:
         lr_d: the discriminator's learning rate, if other than lr (two time-scale updates).
         d_steps: discriminator updates per generator update.
         reg_weight: weight γ of the Roth et al. gradient regulariser, added as γ/2 · Ω.
+        reg_weight_weighted: γ for a weighted sample (None: ``reg_weight``); it replaces ``reg_weight``
+            in the settings such a fit saves.
         reg_every: compute Ω only every n-th step, weighted by n (lazy regularisation).
         mmd_weight: weight of the resonance-mass MMD² in the generator loss.
         mmd_kernel: "breit-wigner", "gauss" or "cauchy".
@@ -87,6 +89,7 @@ class FitConfig:
     lr_decay: float = 5e-4
     d_steps: int = 1
     reg_weight: float = 1e-3
+    reg_weight_weighted: float | None = 1e-2
     reg_every: int = 4
     mmd_weight: float = 5.0
     mmd_kernel: str = "breit-wigner"
@@ -133,6 +136,10 @@ class FitConfig:
             raise ConfigError(f"unknown symmetries {unknown}; known are {list(SYMMETRIES)}")
         if not 0 <= self.weight_power <= 1:
             raise ConfigError(f"weight_power must be in [0, 1], got {self.weight_power}")
+        for name in ("reg_weight", "reg_weight_weighted"):
+            value = getattr(self, name)
+            if value is not None and not float(value) >= 0:
+                raise ConfigError(f"{name} must be ≥ 0, got {value}")
         if not self.refine_strength > 0:
             raise ConfigError(f"refine_strength must be > 0, got {self.refine_strength}")
         if not 0 <= self.holdout < 1:
@@ -151,6 +158,7 @@ class FitConfig:
     def from_dict(cls, d: dict[str, Any]) -> "FitConfig":
         known = {f.name for f in dataclasses.fields(cls)}
         d = dict(d)
+        d.setdefault("reg_weight_weighted", None)  # older models: one γ for every sample
         if "random_azimuth" in d:  # older models: rotated generated events only
             legacy = d.pop("random_azimuth")
             d.setdefault("symmetries", ["azimuth"] if legacy else [])

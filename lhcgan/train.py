@@ -38,6 +38,11 @@ CHECKPOINT = "checkpoint.pt"
 MODEL = "model.pt"
 LOSSES = "losses.jsonl"
 MAX_RECOVERIES = 10
+#: Running mean of D(real) − D(generated) above which the discriminator has won: the run restarts from its
+#: last checkpoint (a weighted sample's few heavy events can tip it within a hundred iterations).
+COLLAPSE = 0.9
+#: ... and above which a checkpoint is not taken as a state to restart from.
+SEPARATING = 0.5
 SELECT_EVENTS = 50_000  # generated events model selection scores
 
 
@@ -97,6 +102,10 @@ class Trainer:
 
         #: signed training weights (None: unweighted); batches are drawn ∝ |w|^p, w/|w|^p enters the losses
         self.weights = check_weights(events)
+        if self.weights is not None and cfg.reg_weight_weighted is not None:
+            # a weighted sample's few heavy events let a discriminator held at the unweighted γ win and the run
+            # collapse (a biased sample did, at 1e-3, from iteration 1600 on); the γ used is the one saved
+            self.cfg = cfg = cfg.replace(reg_weight=cfg.reg_weight_weighted)
         #: (weighted) fractions of each flavour combination: generated events are drawn with them
         self.flavour_fractions = events.flavour_fractions()
         sym, sym_w = symmetrised(events.momenta, self.weights, cfg.symmetries, cfg.seed)
@@ -450,11 +459,22 @@ class Trainer:
             lines = [ln for ln in log.read_text().splitlines() if json.loads(ln).get("iteration", 0) <= self.iteration]
             log.write_text("".join(ln + "\n" for ln in lines))
 
-    def _recover(self) -> None:
+    def _separation(self, running: dict[str, float]) -> float:
+        """The running mean of D(real) − D(generated), averaged over the ranks (they decide together)."""
+        sep = torch.tensor([running.get("d_real", 0.5) - running.get("d_fake", 0.5)], device=self.device)
+        if self.dist.world > 1:
+            import torch.distributed as td
+
+            td.all_reduce(sep)
+            sep /= self.dist.world
+        return float(sep)
+
+    def _recover(self, event: str = "nan_recovery") -> None:
         self.recoveries += 1
         if self.recoveries > MAX_RECOVERIES or self._good is None:
             raise TrainingError(
-                f"training diverged: {self.recoveries} non-finite losses or gradients by iteration {self.iteration}",
+                f"training diverged: {self.recoveries} restarts (non-finite losses or gradients, or a discriminator "
+                f"that separated every event) by iteration {self.iteration}",
                 path=self.run_dir, hint="lower lr or mmd_weight, or check the training sample")
         recoveries = self.recoveries
         at = self.iteration
@@ -463,7 +483,7 @@ class Trainer:
         state["data_gen"], state["noise_gen"] = self.data_gen.get_state(), self.noise_gen.get_state()
         self.load_state(state)
         self.recoveries = recoveries
-        self._log({"event": "nan_recovery", "at": at, "restored": self.iteration})
+        self._log({"event": event, "at": at, "restored": self.iteration})
 
     def _log(self, record: dict[str, Any]) -> None:
         if not self.dist.main:
@@ -500,6 +520,13 @@ class Trainer:
                 bar.update(1)
                 for k, v in losses.items():
                     running[k] = v if k not in running else 0.98 * running[k] + 0.02 * v
+                check = self.iteration % cfg.log_every == 0 or self.iteration % cfg.checkpoint_every == 0
+                separation = self._separation(running) if check else 0.0
+                if separation > COLLAPSE:  # the generator gets no useful gradient any more: start again from before
+                    self._recover("collapse_recovery")
+                    running.clear()
+                    bar.n = self.iteration
+                    continue
                 record: dict[str, Any] = {}
                 if cfg.select_every and (self.iteration % cfg.select_every == 0 or self.iteration == cfg.iterations):
                     inverse = self._select()
@@ -510,7 +537,8 @@ class Trainer:
                     self._log({"iteration": self.iteration, **losses, "lr": self.sched_g.get_last_lr()[0], **record})
                     bar.set_postfix(D=f"{running['loss_d']:.3f}", G=f"{running['loss_g']:.3f}",
                                     MMD=f"{running['mmd']:.2e}")
-                if self.iteration % cfg.checkpoint_every == 0 or self.iteration == cfg.iterations:
+                if (self.iteration % cfg.checkpoint_every == 0 or self.iteration == cfg.iterations) and (
+                        separation < SEPARATING or self.iteration == cfg.iterations):
                     self.elapsed = time.perf_counter() - t0
                     self.save_checkpoint()
         model = self.refined(self.trained_model())

@@ -103,6 +103,42 @@ def test_persistent_nan_stops_with_a_clear_error(ttbar, tmp_path):
         tr.fit()
 
 
+def test_a_discriminator_that_wins_sends_the_run_back_to_its_checkpoint(ttbar, tmp_path):
+    """A collapse (D separates every event) restarts the run from the last checkpoint taken before it."""
+    tr = Trainer(ttbar, tiny(iterations=300, checkpoint_every=100, select_every=0), tmp_path)
+    step = tr.step
+    state = {"collapsed": False}
+
+    def winning():
+        out = step()
+        if not state["collapsed"] and tr.iteration > 150:  # D wins from iteration 150, once
+            out |= {"d_real": 1.0, "d_fake": 0.0}
+        return out
+
+    real_recover = tr._recover
+
+    def recover(event="nan_recovery"):
+        state["collapsed"] = True
+        real_recover(event)
+
+    tr.step, tr._recover = winning, recover
+    tr.fit()
+    records = [json.loads(ln) for ln in (tmp_path / "losses.jsonl").read_text().splitlines()]
+    events = [r for r in records if r.get("event") == "collapse_recovery"]
+    # the checkpoint at 200 came while D was winning: the run went back to 100
+    assert len(events) == 1 and events[0]["restored"] == 100 and 200 < events[0]["at"] < 300
+    assert tr.iteration == 300 and tr.recoveries == 1
+
+
+def test_a_discriminator_that_keeps_winning_stops_the_run(ttbar, tmp_path, monkeypatch):
+    monkeypatch.setattr("lhcgan.train.MAX_RECOVERIES", 2)
+    tr = Trainer(ttbar, tiny(iterations=1000, checkpoint_every=100, select_every=0), tmp_path)
+    step = tr.step
+    tr.step = lambda: step() | {"d_real": 1.0, "d_fake": 0.0}
+    with pytest.raises(TrainingError, match="training diverged: 3 restarts .*discriminator that separated every event"):
+        tr.fit()
+
+
 def test_resume_refuses_other_settings(ttbar, tmp_path):
     Trainer(ttbar, tiny(iterations=10), tmp_path).fit()
     with pytest.raises(TrainingError, match="other settings.*hidden"):
@@ -159,6 +195,19 @@ def test_hopeless_weights_are_refused(ttbar, tmp_path):
     same = Trainer(type(ttbar)(ttbar.momenta, ttbar.pdg, np.full(len(ttbar), 503.2)), tiny(iterations=1),
                    tmp_path / "same")
     assert same.weights is None and same.real_loss_weight is None
+
+
+@pytest.mark.parametrize("preset, weighted, expected", [("default", False, 1e-3), ("default", True, 1e-2),
+                                                       ("paper", True, 1e-3)])
+def test_a_weighted_sample_trains_with_its_own_regulariser_and_saves_it(ttbar, tmp_path, preset, weighted, expected):
+    w = np.linspace(0.5, 2.0, len(ttbar)) if weighted else None
+    cfg = load_card(preset, overrides=TINY | {"iterations": 2, "select_every": 0})
+    tr = Trainer(type(ttbar)(ttbar.momenta, ttbar.pdg, w), cfg, tmp_path)
+    assert tr.cfg.reg_weight == pytest.approx(expected)
+    tr.fit()
+    saved = TrainedModel.load(tmp_path / "model.pt").config
+    assert saved.reg_weight == pytest.approx(expected)  # the settings saved are the settings used
+    assert load_card(preset, tmp_path / "card.yaml").reg_weight == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("power", [1.0, 0.5, 0.0])
