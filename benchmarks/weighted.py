@@ -155,8 +155,9 @@ def main() -> None:
             fit_s = float(model.meta["training_seconds"])
             if model.refiner is None and model.config.refine:
                 model = refine(model, training_events(model, sample))
-        lines.append(row(f"{name}: training sample, weighted", sample, truth, None))
-        if sample.weights is not None:
+        weighted = sample.weights is not None and np.ptp(sample.weights) > 0  # equal weights: unweighted
+        lines.append(row(f"{name}: training sample{', weighted' if weighted else ''}", sample, truth, None))
+        if weighted:
             lines.append(row(f"{name}: training sample, weights ignored", lhcgan.Events(sample.momenta, sample.pdg),
                              truth, None))
         gen_path = out / f"gen_{path.stem}.root"
