@@ -156,7 +156,7 @@ def main() -> None:
                 plain = dataclasses.replace(model, refiner=None)
                 m = measure(plain.sample(args.generate, seed=seed + 10), probe, ref, args.strong, truth)
                 results[f"unrefined:{size}:{seed}"] = m
-                print(row(f"  same, unrefined", len(events), m, None), flush=True)
+                print(row("  same, unrefined", len(events), m, None), flush=True)
             m = measure(model.sample(args.generate, seed=seed + 10), probe, ref, args.strong, truth)
             m["fit_seconds"] = seconds
             m["acceptance"] = model.refiner.acceptance if model.refiner else 1.0

@@ -140,9 +140,10 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report_refinement(model: "TrainedModel") -> None:
-    import warnings
+LOW_ACCEPTANCE = 0.2  # below it, fit warns that refinement corrects a region the generator misses
 
+
+def _report_refinement(model: "TrainedModel") -> None:
     acceptance = model.refiner.acceptance
     print(f"refinement: a smooth reweighting onto the training events' tt̄ kinematics, by rejection; generation "
           f"keeps {acceptance:.0%} of the network's events; largest correction at {model.refiner.largest()}")
@@ -151,9 +152,6 @@ def _report_refinement(model: "TrainedModel") -> None:
                       f"{model.refiner.largest()}): refinement corrects it, but generation keeps only "
                       f"{acceptance:.0%} of its events and is that much slower; more iterations or more events "
                       "there (for a biased sample: a lower bias) make a generator that needs less", stacklevel=2)
-
-
-LOW_ACCEPTANCE = 0.2  # below it, fit warns that refinement corrects a region the generator misses
 
 
 def _generate_and_validate(args: argparse.Namespace, model: "TrainedModel | Ensemble", trainer: "Trainer",

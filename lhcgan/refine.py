@@ -52,6 +52,13 @@ PER_EVENT, MIN_GENERATED, MAX_GENERATED = 10, 100_000, 4_000_000
 SHARD = 2**20
 #: Tiny ridge on the knot values: each f_F's constant is shared with the normalisation.
 RIDGE = 1e-3
+#: Median system pT (GeV) above which a sample recoils; a balanced sample's is float rounding.
+RECOIL = 1e-3
+
+
+def recoils(features: dict[str, np.ndarray]) -> bool:
+    """Whether events with these `system_features` recoil: their median system pT is above `RECOIL`."""
+    return float(np.median(features["pt_system"])) > RECOIL
 
 
 def system_features(momenta: np.ndarray, process: Process, signed: bool = False) -> dict[str, np.ndarray]:
@@ -163,7 +170,7 @@ class Refiner:
         ft = system_features(training.momenta, training.process, signed)
         fg = system_features(generated.momenta, generated.process, signed)
         if recoil is None:
-            recoil = float(np.median(ft["pt_system"])) > 1e-3
+            recoil = recoils(ft)
         names = tuple(k for k in ft if k != "pt_system" or recoil)
         levels = _normal_cdf(knot_z)
         knots = np.stack([np.quantile(fg[k], levels) for k in names])

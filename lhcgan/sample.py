@@ -39,7 +39,7 @@ def sparse_regions(events: Events, share: float = SPARSE_SHARE, ratio: float = S
     Returns: (description, relative error of Σw the region brings to every fraction) per sparse region,
     e.g. ("pt_t, pt_tbar < 22.7 GeV: 2.0% of Σ|w| in 28 events, effective 18", 0.0047).
     """
-    from lhcgan.refine import system_features
+    from lhcgan.refine import recoils, system_features
 
     w = events.weights
     if w is None or not len(w):
@@ -47,10 +47,12 @@ def sparse_regions(events: Events, share: float = SPARSE_SHARE, ratio: float = S
     w = np.asarray(w, np.float64)
     total = np.abs(w).sum()
     least = ratio * share * effective_size(w, len(w))
-    found: dict[tuple, list] = {}  # features with equal values (both tops' pT, without recoil) share a region
-    for name, x in system_features(events.momenta, events.process).items():
-        if name == "pt_system" and np.median(x) < 1e-3:
-            continue  # a balanced sample's system pT is float rounding
+    features = system_features(events.momenta, events.process)
+    if not recoils(features):
+        del features["pt_system"]  # float rounding
+    # features with equal values (both tops' pT, without recoil) share a region: region → (names, share, error)
+    found: dict[tuple, tuple[list[str], float, float]] = {}
+    for name, x in features.items():
         order = np.argsort(x, kind="stable")
         for side, idx in (("<", order), (">", order[::-1])):
             n = int(np.searchsorted(np.cumsum(np.abs(w[idx])) / total, share)) + 1
@@ -59,10 +61,9 @@ def sparse_regions(events: Events, share: float = SPARSE_SHARE, ratio: float = S
             if n_eff < least:
                 unit = " GeV" if name.startswith(("m_", "pt_")) else ""
                 key = (side, f"{x[idx[n - 1]]:.3g}{unit}", n, round(float(n_eff), 6))
-                found.setdefault(key, [name, np.abs(region).sum() / total, abs(region.sum()) / w.sum() / np.sqrt(n_eff)])
-                if name not in found[key][0].split(", "):
-                    found[key][0] += f", {name}"
-    return [(f"{names} {side} {edge}: {part:.1%} of Σ|w| in {n} events, effective {n_eff:.0f}", float(err))
+                err = abs(region.sum()) / w.sum() / np.sqrt(n_eff)
+                found.setdefault(key, ([], np.abs(region).sum() / total, err))[0].append(name)
+    return [(f"{', '.join(names)} {side} {edge}: {part:.1%} of Σ|w| in {n} events, effective {n_eff:.0f}", float(err))
             for (side, edge, n, n_eff), (names, part, err) in found.items()]
 
 
