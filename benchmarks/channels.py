@@ -4,9 +4,10 @@ against independent truth, beside the training sample itself (the reference: wha
     python benchmarks/channels.py [--events 100000] [--truth 400000] [--generate 1000000] [--seeds 1 2]
                                   [--out runs/channels]
 
-Samples (Pythia 8, 13 TeV, `lhcgan simulate --channel all`: W → q q̄′, e ν, μ ν; seeds fixed): a training
+Samples (Pythia 8, 13 TeV, `lhcgan simulate --channel all`: W → q q̄′, e ν, μ ν, τ ν; seeds fixed): a training
 sample and an independent truth sample. One model per seed, default settings. Prints, per channel and for
-the whole sample: the channel fraction (generated over truth), the smallest in-peak ratio, the classifier
+the whole sample: the channel fraction (generated over truth, and the generated fraction's pull against the
+training sample's, in σ of the generated count), the smallest in-peak ratio, the classifier
 AUC, the largest W1/σ of the six particles' pT, η, φ, W1/σ of the missing pT (the neutrinos') and of
 m(tt̄), what the sample is worth in truth events of that channel (`lhcgan.validate.worth`), and the fit time.
 ``--reuse`` measures the models of an earlier run again instead of fitting.
@@ -18,6 +19,8 @@ import argparse
 import time
 import warnings
 from pathlib import Path
+
+import numpy as np
 
 import lhcgan
 from lhcgan.cli import main as cli
@@ -33,7 +36,10 @@ def cells(s: dict, fraction: str) -> list[str]:
             f"{s['w1_over_sigma']['m_ttbar']:.3f}", f"{s['amplification']['worth']:,.0f}"]
 
 
-def rows(name: str, sample: lhcgan.Events, truth: lhcgan.Events, fit_s: float | None) -> list[str]:
+def rows(name: str, sample: lhcgan.Events, truth: lhcgan.Events, fit_s: float | None,
+         reference: dict[str, float] | None = None) -> list[str]:
+    """Table rows of ``sample`` against ``truth``; ``reference``: the training sample's channel fractions,
+    against which a generated sample's fractions get their pull."""
     if len(sample.channel_counts()) == 1:  # a model of one channel: against that channel's truth
         (channel,) = sample.channel_counts()
         s = summarise(sample.channel(channel), truth.channel(channel), auc_events=200_000)
@@ -42,7 +48,11 @@ def rows(name: str, sample: lhcgan.Events, truth: lhcgan.Events, fit_s: float | 
     fg, ft = s["channel_fractions_generated"], s["channel_fractions_truth"]
     out = ["| " + " | ".join([name, "all", *cells(s, "1"), f"{fit_s / 60:.1f} min" if fit_s else ""]) + " |"]
     for channel, sub in s["channels"].items():
-        out.append("| " + " | ".join([name, channel, *cells(sub, f"{fg.get(channel, 0) / ft[channel]:.3f}"), ""]) + " |")
+        fraction = f"{fg.get(channel, 0) / ft[channel]:.3f}"
+        if reference:  # the generated count is multinomial about the learnt fraction: σ² = f(1 − f)/N
+            f0 = reference[channel]
+            fraction += f" ({(fg.get(channel, 0) - f0) / np.sqrt(f0 * (1 - f0) / len(sample)):+.1f}σ)"
+        out.append("| " + " | ".join([name, channel, *cells(sub, fraction), ""]) + " |")
     return out
 
 
@@ -68,7 +78,7 @@ def main() -> None:
         simulate(args.truth, truth_path, seed=7102, channel="all")
     truth, sample = lhcgan.read(truth_path), lhcgan.read(train)
     print(sample.report.summary())
-    table = ["| sample | channel | fraction gen/truth | in-peak (min ratio) | AUC | max W1/σ (pT, η, φ) | "
+    table = ["| sample | channel | fraction gen/truth (pull vs sample) | in-peak (min ratio) | AUC | max W1/σ (pT, η, φ) | "
              "W1/σ missing pT | W1/σ m(tt̄) | worth (truth events of the channel) | fit |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     if args.channel:
@@ -87,7 +97,7 @@ def main() -> None:
                 raise SystemExit(code)
             fit_s = time.perf_counter() - t0
         table += rows(f"`lhcgan fit` seed {seed}, {args.generate // 1000}k generated",
-                      lhcgan.read(run / "generated.root"), truth, fit_s)
+                      lhcgan.read(run / "generated.root"), truth, fit_s, sample.channel_fractions())
         print("\n".join(table), flush=True)
     print("\n".join(table))
 

@@ -36,7 +36,8 @@ from lhcgan import physics
 from lhcgan.cli import main as cli
 from lhcgan.generate import generate
 from lhcgan.modelfile import TrainedModel
-from lhcgan.refine import refine, system_features, training_events
+from lhcgan.refine import refine, training_events
+from lhcgan.system import system_features
 from lhcgan.simulate import simulate
 from lhcgan.validate.metrics import particle_w1, summarise
 
@@ -56,7 +57,7 @@ def row(name: str, sample: lhcgan.Events, truth: lhcgan.Events, fit_s: float | N
     for cut in (1000.0, 1500.0):
         (fs, es), (ft, et) = tail(sample, cut), tail(truth, cut)
         cells.append(f"{fs / ft:.2f} ({(fs - ft) / np.hypot(es, et):+.1f}σ)")
-    low = [np.average(system_features(e.momenta, e.process)["pt_t"] < 30.0, weights=e.weights) for e in (sample, truth)]
+    low = [np.average(system_features(e.momenta, e.masses, e.process)["pt_t"] < 30.0, weights=e.weights) for e in (sample, truth)]
     cells.append(f"{low[0] / low[1]:.2f}")
     cells.append(f"{s['w1_over_sigma']['pt_ttbar']:.3f}" if "pt_ttbar" in s["w1_over_sigma"] else "–")
     cells.append(f"{fit_s / 60:.1f} min" if fit_s else "")
@@ -79,7 +80,7 @@ def negative_sample(n: int, out: Path, repeat: int = 0) -> lhcgan.Events:
 def scatter(k: int, n: int, truth: lhcgan.Events, out: Path) -> None:
     """Print the scatter about truth of the weighted tail fractions of k biased samples of n events."""
     def fractions(e: lhcgan.Events) -> np.ndarray:
-        f = system_features(e.momenta, e.process)
+        f = system_features(e.momenta, e.masses, e.process)
         return np.array([np.average(x, weights=e.weights)
                          for x in (f["m_system"] > 1000.0, f["m_system"] > 1500.0, f["pt_t"] < 30.0)])
 

@@ -29,7 +29,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
     report = simulate(args.events, args.output, ecm=args.ecm, seed=args.seed, progress=not args.quiet,
                       pythia_lhef=False if args.lhcgan_lhe else None, bias=args.bias, isr=args.isr,
-                      channel=args.channel, mt=args.mt, mw=args.mw)
+                      channel=args.channel, mt=args.mt, mw=args.mw, variations=args.variations,
+                      settings=args.pythia)
     print(report.summary())
     print(f"wrote {args.output}")
     return 0
@@ -282,9 +283,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="biased generation ∝ (p̂T/100 GeV)^POW, weighted back (fills the m(tt̄) and pT tails)")
     p.add_argument("--isr", action="store_true", help="initial-state radiation on: the tt̄ system recoils")
     p.add_argument("--channel", default="allhad", choices=[*CHANNELS, "all"],
-                   help="decay channel: all-hadronic (default), ℓ+jets, dilepton (ℓ = e, μ), or all of them")
+                   help="decay channel: all-hadronic (default), ℓ+jets, dilepton (ℓ = e, μ), τ+jets, dilepton with a τ, "
+                        "or all of them (every W decay)")
     p.add_argument("--mt", type=float, help=f"top pole mass in GeV (default Pythia's, {PYTHIA_MT})")
     p.add_argument("--mw", type=float, help=f"W pole mass in GeV (default Pythia's, {PYTHIA_MW})")
+    p.add_argument("--variations", action="store_true",
+                   help="give every event its exact leading-order 9-point scale and PDF-alternative weights "
+                        "(ROOT: LHEScaleWeight, LHEPdfWeight; LHE: <rwgt>, lhcgan's record)")
+    p.add_argument("--pythia", action="append", default=[], metavar="SETTING",
+                   help="one more Pythia setting, e.g. 'SigmaProcess:renormMultFac = 4' (repeatable)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_simulate)
 

@@ -65,6 +65,9 @@ class FitConfig:
             events in the tt̄ system's kinematics (`lhcgan.refine`), applied by rejection so the output
             stays unweighted. Not for a model conditioned on m_t or √s (their systems move with the value).
         refine_strength: the refiner's smoothness penalty, in events (it fades as the sample grows).
+        variations: where the sample carries theory variations (scale, PDF, shower weights), learn each
+            one's ratio to the nominal as a function of the event (`lhcgan.variation_model`), so that
+            every generated event carries them under the input's names.
         seed: the one seed of the run.
         checkpoint_every: iterations between checkpoints.
         log_every: iterations between loss-log lines.
@@ -105,6 +108,7 @@ class FitConfig:
     weight_power: float = 0.5
     refine: bool = True
     refine_strength: float = 100.0
+    variations: bool = True
     seed: int = 1
     checkpoint_every: int = 1000
     log_every: int = 50

@@ -13,6 +13,7 @@ from lhcgan import physics
 from lhcgan.errors import LhcganError, NonFiniteError
 from lhcgan.process import TTBAR, Process
 from lhcgan.stats import row_shares
+from lhcgan.variations import VariationSet
 
 if TYPE_CHECKING:
     from lhcgan.reading.report import ReadReport
@@ -35,9 +36,13 @@ class Events:
         report: what the reader read, accepted and skipped, when it came from a file.
         parameters: per-event values (N,) of the physics parameters a conditioned model learns over,
             by name (``{"mt": ...}`` GeV; see `lhcgan.conditions`); empty for a sample at one point.
+        variations: the theory variations of each event as ratios to its nominal weight (N, K) float64,
+            w_k / w_0 (NanoAOD's convention), or None without; ``variation_set`` names the K columns.
+        variation_set: the `VariationSet` describing ``variations`` (ids, kinds, texts, header).
 
-    Energies are not stored: they follow from the fixed slot masses, so every
-    particle is exactly on its mass shell.
+    Energies are not stored: they follow from the slot masses, fixed by each event's flavours
+    (a τ has its mass, other leptons and light quarks none), so every particle is exactly on its
+    mass shell.
     """
 
     momenta: np.ndarray
@@ -47,6 +52,8 @@ class Events:
     meta: dict[str, Any] = field(default_factory=dict)
     report: "ReadReport | None" = None
     parameters: dict[str, np.ndarray] = field(default_factory=dict)
+    variations: np.ndarray | None = None
+    variation_set: VariationSet | None = None
 
     def __post_init__(self) -> None:
         self.momenta = np.asarray(self.momenta, dtype=np.float64)
@@ -64,6 +71,13 @@ class Events:
         for k, v in self.parameters.items():
             if v.shape != (len(self.momenta),):
                 raise InvalidEventsError(f"parameter {k} must have shape ({len(self.momenta)},), got {v.shape}")
+        if (self.variations is None) != (self.variation_set is None):
+            raise InvalidEventsError("variations and variation_set come together")
+        if self.variations is not None:
+            self.variations = np.asarray(self.variations, dtype=np.float64)
+            if self.variations.shape != (len(self.momenta), len(self.variation_set)):
+                raise InvalidEventsError(f"variations must have shape ({len(self.momenta)}, {len(self.variation_set)}), "
+                                         f"got {self.variations.shape}")
         bad = ~np.isfinite(self.momenta).all(axis=(1, 2))
         if bad.any():
             raise NonFiniteError(
@@ -91,8 +105,10 @@ class Events:
         if isinstance(index, (int, np.integer)):
             index = slice(index, index + 1 if index != -1 else None)
         w = None if self.weights is None else self.weights[index]
+        v = None if self.variations is None else self.variations[index]
         return Events(self.momenta[index], self.pdg[index], w, self.process, dict(self.meta),
-                      parameters={k: v[index] for k, v in self.parameters.items()})
+                      parameters={k: v[index] for k, v in self.parameters.items()},
+                      variations=v, variation_set=self.variation_set)
 
     def __repr__(self) -> str:
         return f"<Events {len(self)} × {self.process.name}>"
@@ -109,6 +125,11 @@ class Events:
         weights = None
         if any(p.weights is not None for p in parts):
             weights = np.concatenate([p.weights if p.weights is not None else np.ones(len(p)) for p in parts])
+        if any(p.variation_set != first.variation_set for p in parts):
+            raise InvalidEventsError("cannot join samples with different variation weights "
+                                     f"({first.variation_set.summary() if first.variation_set else 'none'} and others)",
+                                     hint="join samples that carry the same variations, or drop them (Events.without_variations)")
+        variations = None if first.variations is None else np.concatenate([p.variations for p in parts])
         return cls(
             np.concatenate([p.momenta for p in parts]),
             np.concatenate([p.pdg for p in parts]),
@@ -116,6 +137,8 @@ class Events:
             first.process,
             dict(first.meta),
             parameters={k: np.concatenate([p.parameters[k] for p in parts]) for k in first.parameters},
+            variations=variations,
+            variation_set=first.variation_set,
         )
 
     @classmethod
@@ -160,15 +183,27 @@ class Events:
 
     def with_process(self, process: Process) -> "Events":
         """The same arrays under another description of the process (e.g. restricted to channels)."""
-        return Events(self.momenta, self.pdg, self.weights, process, dict(self.meta), parameters=self.parameters)
+        return Events(self.momenta, self.pdg, self.weights, process, dict(self.meta), parameters=self.parameters,
+                      variations=self.variations, variation_set=self.variation_set)
+
+    def without_variations(self) -> "Events":
+        """The same events without their variation weights."""
+        return Events(self.momenta, self.pdg, self.weights, self.process, dict(self.meta), parameters=self.parameters)
+
+    def variation_weights(self) -> np.ndarray:
+        """The absolute variation weights (N, K): each event's weight (1 where unweighted) times its ratios."""
+        if self.variations is None:
+            raise InvalidEventsError("these events carry no variation weights")
+        w = np.ones(len(self)) if self.weights is None else self.weights
+        return w[:, None] * self.variations
 
     @property
     def masses(self) -> np.ndarray:
-        """Fixed masses per slot, shape (6,), GeV."""
-        return self.process.masses
+        """Each event's slot masses, shape (N, 6), GeV: from the modes its flavours form."""
+        return self.process.masses_of(self.pdg)
 
     def to_four_momenta(self) -> np.ndarray:
-        """Four-momenta (N, 6, 4) = (E, px, py, pz), GeV, with E from the fixed masses."""
+        """Four-momenta (N, 6, 4) = (E, px, py, pz), GeV, with E from the slot masses."""
         return physics.to_four_momenta(self.momenta, self.masses)
 
     @classmethod
@@ -180,7 +215,7 @@ class Events:
 
     def resonance_masses(self) -> np.ndarray:
         """Masses of the process's resonances, shape (N, n_resonances), float64 GeV."""
-        return physics.resonance_masses(self.momenta, self.process)
+        return physics.resonance_masses(self.momenta, self.process, self.masses)
 
     def flavour_counts(self) -> Counter[tuple[int, ...]]:
         """Number of events of each flavour combination (a tuple of 6 PDG ids)."""

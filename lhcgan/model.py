@@ -64,13 +64,14 @@ class ParametrisationKind:
     Attributes:
         name: the setting's value ("decay", "momenta").
         cls: its class.
-        fit: (momenta (N, n, 3) GeV, process, weights (N,) or None, poles or None) → a fitted parametrisation.
+        fit: (momenta (N, n, 3) GeV, process, weights (N,) or None, poles or None, slot masses (N, n) GeV or None)
+            → a fitted parametrisation.
         load: (state dict, process) → the parametrisation.
     """
 
     name: str
     cls: type
-    fit: Callable[[np.ndarray, Process, np.ndarray | None, Poles | None], Parametrisation]
+    fit: Callable[[np.ndarray, Process, np.ndarray | None, Poles | None, np.ndarray | None], Parametrisation]
     load: Callable[[dict, Process], Parametrisation]
 
 
@@ -78,7 +79,7 @@ class ParametrisationKind:
 PARAMETRISATIONS: dict[str, ParametrisationKind] = {k.name: k for k in (
     ParametrisationKind("decay", DecayParametrisation, DecayParametrisation.fit,
                         DecayParametrisation.from_state_dict),
-    ParametrisationKind("momenta", Standardizer, lambda p, process, w, poles: Standardizer.fit(p, w),
+    ParametrisationKind("momenta", Standardizer, lambda p, process, w, poles, masses: Standardizer.fit(p, w),
                         lambda state, process: Standardizer.from_state_dict(state)),
 )}
 
@@ -90,10 +91,12 @@ def _kind(name: str) -> ParametrisationKind:
 
 
 def make_parametrisation(kind: str, momenta: np.ndarray, process: Process,
-                         weights: np.ndarray | None = None, poles: Poles | None = None) -> Parametrisation:
+                         weights: np.ndarray | None = None, poles: Poles | None = None,
+                         masses: np.ndarray | None = None) -> Parametrisation:
     """Fit the generator's parametrisation ``kind`` (see `PARAMETRISATIONS`) on (N, 6, 3) momenta, their
-    weights and, for a model conditioned on a pole mass, their (N,) poles."""
-    return _kind(kind).fit(momenta, process, weights, poles)
+    weights, for a model conditioned on a pole mass their (N,) poles, and their slot masses (N, 6) GeV
+    where the process does not fix them (τ)."""
+    return _kind(kind).fit(momenta, process, weights, poles, masses)
 
 
 def parametrisation_to_dict(param: Parametrisation) -> dict:
@@ -153,17 +156,29 @@ class Bridge(nn.Module):
         values = self.values(condition)
         return None if values is None else self.conditioning.poles(values) or None
 
+    def slot_masses(self, condition: torch.Tensor | None) -> torch.Tensor | None:
+        """The slots' masses (B, 6) float64 GeV that a condition (B, n_condition) sets through its decay modes
+        (a τ has its mass); None where the process fixes them."""
+        if self.process.fixed_masses:
+            return None
+        assert condition is not None, "a process whose channels differ in mass needs the events' condition"
+        base, delta = (torch.as_tensor(a, dtype=torch.float64, device=condition.device)
+                       for a in self.process.condition_masses())
+        return base + condition[:, : self.process.n_condition].double() @ delta
+
     def to_momenta(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         """(B, 18) network output and its condition → (B, 6, 3) float64 GeV, balanced in pT when ``conserve_pt``."""
         x = x.double()
         if isinstance(self.param, DecayParametrisation):
-            return self.param.inverse(x, conserve_pt=self.conserve_pt, poles=self.poles(condition))
+            return self.param.inverse(x, conserve_pt=self.conserve_pt, poles=self.poles(condition),
+                                      masses=self.slot_masses(condition))
         p = self.param.inverse(x)
         return project_pt(p) if self.conserve_pt else p
 
-    def masses(self, p: torch.Tensor) -> torch.Tensor:
-        """Resonance masses (B, n_resonances), computed in float64, GeV."""
-        return physics.resonance_masses(p, self.process)
+    def masses(self, p: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """Resonance masses (B, n_resonances), computed in float64, GeV; the condition (B, n_condition) gives
+        the slots' masses where the process does not fix them."""
+        return physics.resonance_masses(p, self.process, self.slot_masses(condition))
 
     def relative_masses(self, m: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
         """Resonance masses (B, R) GeV moved by each event's pole shift: m − (m₀(event) − m₀(process)).
@@ -190,13 +205,13 @@ class Bridge(nn.Module):
         """
         parts = [((p.reshape(p.shape[0], -1) - self.mean.double()) / self.scale.double()).float()]
         if self.disc_masses:
-            m = self.relative_masses(self.masses(p) if masses is None else masses, condition)
+            m = self.relative_masses(self.masses(p, condition) if masses is None else masses, condition)
             parts.append(((m - self.mass_mean.double()) / self.mass_scale.double()).float())
         if self.disc_coordinates:
             if coords is None:
-                poles = self.poles(condition)
-                coords = (self.param.forward(p, poles) if x is None
-                          else self.param.realised(x, self.conserve_pt, poles))
+                poles, slot_masses = self.poles(condition), self.slot_masses(condition)
+                coords = (self.param.forward(p, poles, slot_masses) if x is None
+                          else self.param.realised(x, self.conserve_pt, poles, slot_masses))
             parts.append(coords.float())
         if self.n_condition:
             assert condition is not None, "a conditioned model needs the events' condition"

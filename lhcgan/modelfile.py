@@ -22,6 +22,7 @@ from lhcgan.model import Bridge, Generator, autocast, parametrisation_from_dict,
 from lhcgan.preprocessing import Standardizer
 from lhcgan.process import Process
 from lhcgan.refine import Refiner
+from lhcgan.variation_model import VariationModel
 from lhcgan.version import __version__
 from lhcgan.atomic import atomic_output
 
@@ -46,6 +47,8 @@ class TrainedModel:
     conditioning: Conditioning | None = None
     #: the smooth reweighting onto the training sample, applied by rejection (`lhcgan.refine`); None: none
     refiner: Refiner | None = None
+    #: the training sample's theory variations as ratios learnt per event (`lhcgan.variation_model`); None: none
+    variation_model: VariationModel | None = None
 
     def save(self, path: str | os.PathLike[str]) -> None:
         with atomic_output(path) as tmp:
@@ -72,6 +75,7 @@ class TrainedModel:
             "flavour_fractions": to_fraction_table(self.flavour_fractions),
             "conditioning": self.conditioning.to_dict() if self.conditioning else None,
             "refiner": self.refiner.to_dict() if self.refiner else None,
+            "variation_model": self.variation_model.to_dict() if self.variation_model else None,
             "meta": self.meta,
         }
 
@@ -101,10 +105,11 @@ class TrainedModel:
         gen = Generator(a["latent"], a["hidden"], a["layers"], a["n_out"], a["residual"], a.get("n_condition", 0))
         gen.load_state_dict(d["generator_state"])
         refiner = Refiner.from_dict(d["refiner"]) if d.get("refiner") else None
+        variation_model = VariationModel.from_dict(d["variation_model"]) if d.get("variation_model") else None
         # files of earlier versions kept the decided pT conservation beside a config that says null (auto)
         config = FitConfig.from_dict(d["config"]).replace(conserve_pt=bridge.conserve_pt)
         return cls(gen.eval(), bridge, process, config,
-                   from_fraction_table(d["flavour_fractions"]), d["meta"], conditioning, refiner)
+                   from_fraction_table(d["flavour_fractions"]), d["meta"], conditioning, refiner, variation_model)
 
     # -- sampling ----------------------------------------------------------------------------------
 
@@ -205,12 +210,15 @@ class TrainedModel:
                                  hint="the model is broken: retrain it")
             p, pdg = p[ok], pdg[ok]
             if self.refiner is not None:
-                keep = self.refiner.accept_momenta(p, process, rng_refine)
+                keep = self.refiner.accept_momenta(p, process.masses_of(pdg), process, rng_refine)
                 p, pdg = p[keep], pdg[keep]
             p, pdg = p[: n - done], pdg[: n - done]
             done += len(p)
             if len(p):
-                yield Events(p, pdg, None, process, dict(meta))
+                vm = self.variation_model
+                ratios = None if vm is None else vm.predict(p, self.process.masses_of(pdg), pdg, self.process)
+                yield Events(p, pdg, None, process, dict(meta), variations=ratios,
+                             variation_set=None if vm is None else vm.variations)
 
     def sample(self, n: int, seed: int = 1, channel: str | None = None,
                parameters: Mapping[str, float] | None = None) -> Events:

@@ -43,16 +43,20 @@ def to_float64(x: Array) -> Array:
     return x.double()
 
 
-def _as_masses(masses: Any, like: Array) -> Array:
+def as_masses(masses: Any, like: Array) -> Array:
+    """Masses (numpy, torch or a number; (n,) or per event (..., n) GeV) as an array of ``like``'s kind, dtype
+    and device."""
     xp = lib(like)
     if xp is np:
         return np.asarray(masses, dtype=like.dtype)
+    if isinstance(masses, xp.Tensor):
+        return masses.to(dtype=like.dtype, device=like.device)
     return xp.as_tensor(np.asarray(masses), dtype=like.dtype, device=like.device)
 
 
 def energy(p: Array, masses: Any) -> Array:
     """E = √(p² + m²). p: (..., 3) GeV; masses broadcast against p[..., 0]."""
-    m = _as_masses(masses, p)
+    m = as_masses(masses, p)
     return lib(p).sqrt((p * p).sum(-1) + m * m)
 
 
@@ -101,24 +105,27 @@ def invariant_mass(p: Array, masses: Any, members: Sequence[int] | None = None) 
 
     Args:
         p: 3-momenta (..., n, 3) GeV.
-        masses: fixed mass of each of the n slots, GeV.
+        masses: the mass of each of the n slots, GeV: (n,) for all events, or (..., n) per event.
         members: slot indices to add up; all slots when None.
     """
     p = to_float64(p)
-    m = np.asarray(masses, dtype=np.float64)
+    m = as_masses(masses, p)
     if members is not None:
         idx = list(members)
-        p, m = p[..., idx, :], m[idx]
+        p, m = p[..., idx, :], m[..., idx]
     e = energy(p, m).sum(-1)
     s = p.sum(-2)
     m2 = e * e - (s * s).sum(-1)
     return lib(p).sqrt(lib(p).clip(m2, TINY, None))
 
 
-def resonance_masses(p: Array, process: "Process") -> Array:
-    """Masses of all resonances of ``process``: (..., 6, 3) → (..., n_resonances), float64 GeV."""
+def resonance_masses(p: Array, process: "Process", masses: Any = None) -> Array:
+    """Masses of all resonances of ``process``: (..., 6, 3) → (..., n_resonances), float64 GeV.
+
+    ``masses``: the slots' masses, (6,) or per event (..., 6) GeV; None: the process's fixed ones.
+    """
     xp = lib(p)
-    m = process.masses
+    m = process.masses if masses is None else masses
     return xp.stack([invariant_mass(p, m, r.members) for r in process.resonances], axis=-1)
 
 

@@ -243,25 +243,35 @@ class DecayParametrisation:
                               hint="use --set parametrisation=momenta")
         # per-cascade constants as (C, 1) columns: from_raw works on all cascades at once, arrays (C, N, ...)
         col = lambda v: np.asarray(v, dtype=np.float64)[:, None]  # noqa: E731
-        m = process.masses
         self._top = (col([c[0].mass for c in self.cascades]), col([c[0].width for c in self.cascades]))
         self._w = (col([c[1].mass for c in self.cascades]), col([c[1].width for c in self.cascades]))
-        self._m = {key: col([m[c[j]] for c in self.cascades]) for j, key in ((2, "b"), (3, "q1"), (4, "q2"))}
+        #: the slots of each cascade's b, q and q̄′, (C,) each: their masses are the events' (a τ) or fixed
+        self._daughter = {key: [c[j] for c in self.cascades] for j, key in ((2, "b"), (3, "q1"), (4, "q2"))}
         # slot order of the stacked (b, q1, q2) of every cascade
         self._slots = np.argsort([c[j] for c in self.cascades for j in (2, 3, 4)])
 
+    def _daughter_masses(self, masses: Array | None, like: Array) -> tuple[Array, Array, Array]:
+        """The b, q and q̄′ masses of every cascade: (C, 1) from slot masses (6,), or (C, N) from the events'
+        slot masses ``masses`` (N, 6) GeV, as arrays of ``like``'s kind and dtype."""
+        # None: the process's fixed masses, which it refuses where its channels differ (pass each event's)
+        m = physics.as_masses(self.process.masses if masses is None else masses, like)
+        if m.ndim == 1:
+            return tuple(m[idx][:, None] for idx in self._daughter.values())
+        return tuple(m[:, idx].T for idx in self._daughter.values())
+
     @classmethod
     def fit(cls, momenta: np.ndarray, process: Process, weights: np.ndarray | None = None,
-            poles: Poles | None = None) -> "DecayParametrisation":
+            poles: Poles | None = None, masses: np.ndarray | None = None) -> "DecayParametrisation":
         """Fit the quantile maps on momenta (N, 6, 3) GeV, with their (N,) weights where weighted and
         their (N,) pole masses where conditioned: the mass maps are then of m − m₀, pooled over the poles.
+        ``masses`` (N, 6) GeV are the events' slot masses, where the process does not fix them (τ).
 
         A particle and its antiparticle have one line shape (CPT), so the mass coordinates of
         cascades whose resonances agree in |PDG id| (t and t̄, W⁺ and W⁻) share one quantile map,
         fitted on both: twice the events for each peak.
         """
         param = cls(process)
-        raw = param.to_raw(np.asarray(momenta, dtype=np.float64), poles)
+        raw = param.to_raw(np.asarray(momenta, dtype=np.float64), poles, masses)
         return cls(process, QuantileMap.fit(raw, tie=param.tied_columns(), weights=weights))
 
     def tied_columns(self) -> list[list[int]]:
@@ -290,19 +300,20 @@ class DecayParametrisation:
         (mt0, gt), (mw0, gw) = pole_and_width(0, *self._top), pole_and_width(1, *self._w)
         return mt0, mw0, gt, gw
 
-    def to_raw(self, p: Array, poles: Poles | None = None) -> Array:
-        """(N, 6, 3) GeV → (N, 18) raw coordinates; ``poles`` per event where conditioned."""
+    def to_raw(self, p: Array, poles: Poles | None = None, masses: Array | None = None) -> Array:
+        """(N, 6, 3) GeV → (N, 18) raw coordinates; ``poles`` per event where conditioned; ``masses`` (N, 6)
+        GeV the events' slot masses where the process does not fix them."""
         xp = lib(p)
         p = physics.to_float64(p)
-        m = self.process.masses
+        m = physics.as_masses(self.process.masses if masses is None else masses, p)
         mt0, mw0, gt, gw = self._poles(poles, p[:, 0, 0])
         cols = []
         for c, (top, w, b, q1, q2) in enumerate(self.cascades):
-            p4 = {i: physics.to_four_momenta(p[:, i], m[i]) for i in (b, q1, q2)}
+            p4 = {i: physics.to_four_momenta(p[:, i], m[..., i]) for i in (b, q1, q2)}
             w4 = p4[q1] + p4[q2]
             t4 = p4[b] + w4
-            mt = physics.invariant_mass(p[:, [b, q1, q2]], m[[b, q1, q2]])
-            mw = physics.invariant_mass(p[:, [q1, q2]], m[[q1, q2]])
+            mt = physics.invariant_mass(p[:, [b, q1, q2]], m[..., [b, q1, q2]])
+            mw = physics.invariant_mass(p[:, [q1, q2]], m[..., [q1, q2]])
             t3 = t4[:, 1:]
             # helicity frames: W in the top's rest frame against the top's flight direction, q in the W's
             # rest frame (reached through the top's) against the W's flight there; the azimuths are
@@ -319,12 +330,14 @@ class DecayParametrisation:
                      th_w, ph_w, th_q, ph_q]
         return xp.stack(cols, axis=-1)
 
-    def from_raw(self, y: Array, conserve_pt: bool = False, poles: Poles | None = None) -> Array:
-        """(N, 18) raw coordinates → (N, 6, 3) GeV, on all mass shells; balanced in pT if asked."""
+    def from_raw(self, y: Array, conserve_pt: bool = False, poles: Poles | None = None,
+                 masses: Array | None = None) -> Array:
+        """(N, 18) raw coordinates → (N, 6, 3) GeV, on all mass shells (the slots' ``masses`` (N, 6) GeV, where
+        the process does not fix them); balanced in pT if asked."""
         xp = lib(y)
         y = physics.to_float64(y)
         n, k = y.shape[0], self.per_cascade
-        mb, mq1, mq2 = (_like(self._m[key], y) for key in ("b", "q1", "q2"))
+        mb, mq1, mq2 = self._daughter_masses(masses, y)
         col = xp.moveaxis(y.reshape(n, -1, k), 1, 0)  # (C, N, 9): every cascade at once
         t3 = physics.from_pt_eta_phi(xp.exp(col[..., 0]), col[..., 1], col[..., 2])
         if conserve_pt:
@@ -333,7 +346,7 @@ class DecayParametrisation:
             recoil = -t3[:-1, :, :2].sum(0)
             pz = xp.hypot(recoil[:, 0], recoil[:, 1]) * xp.sinh(col[-1, :, 1])  # its own η, the recoil's pT
             t3 = xp.concatenate([t3[:-1], xp.concatenate([recoil, pz[:, None]], axis=-1)[None]], axis=0)
-        mt, mw = self._masses(col[..., 3], col[..., 4], poles)
+        mt, mw = self._masses(col[..., 3], col[..., 4], poles, (mb, mq1, mq2))
         t4 = xp.concatenate([xp.sqrt((t3 * t3).sum(-1) + mt * mt)[..., None], t3], axis=-1)
         w_t = _at_rest(physics.two_body_momentum(mt, mb, mw), mw, col[..., 5], col[..., 6], t3, _beam(t3))
         w4 = physics.boost(w_t, t4, mt)
@@ -343,29 +356,34 @@ class DecayParametrisation:
         out = xp.stack([t4[..., 1:] - w4[..., 1:], q1, w4[..., 1:] - q1], axis=1)  # (C, 3, N, 3): b, q, q̄′
         return xp.moveaxis(out.reshape(-1, n, 3)[self._slots], 0, 1)
 
-    def _masses(self, a_top: Array, a_w: Array, poles: Poles | None = None) -> tuple[Array, Array]:
+    def _masses(self, a_top: Array, a_w: Array, poles: Poles | None,
+                daughters: tuple[Array, Array, Array]) -> tuple[Array, Array]:
         """Top and W masses (C, N) GeV from their raw coordinates asinh(2 (m − m₀) / Γ) (C, N).
 
-        Each is kept above its decay threshold, so the two-body decays exist.
+        Each is kept above its decay threshold (``daughters``: the b, q, q̄′ masses of `_daughter_masses`),
+        so the two-body decays exist.
         """
         xp = lib(a_top)
         mt0, mw0, gt, gw = self._poles(poles, a_top[0])
-        mb, mq1, mq2 = (_like(self._m[key], a_top) for key in ("b", "q1", "q2"))
+        mb, mq1, mq2 = daughters
         mw = xp.maximum(mw0 + 0.5 * gw * xp.sinh(a_w), mq1 + mq2 + 1e-6)
         mt = xp.maximum(mt0 + 0.5 * gt * xp.sinh(a_top), mw + mb + 1e-6)
         return mt, mw
 
-    def forward(self, momenta: Array, poles: Poles | None = None) -> Array:
-        """(N, 6, 3) GeV → (N, 18) network coordinates (unit logistic marginals)."""
+    def forward(self, momenta: Array, poles: Poles | None = None, masses: Array | None = None) -> Array:
+        """(N, 6, 3) GeV → (N, 18) network coordinates (unit logistic marginals); ``masses`` (N, 6) GeV
+        where the process does not fix them."""
         assert self.marginals is not None, "fit() the parametrisation first"
-        return self.marginals.forward(self.to_raw(momenta, poles))
+        return self.marginals.forward(self.to_raw(momenta, poles, masses))
 
-    def inverse(self, x: Array, conserve_pt: bool = False, poles: Poles | None = None) -> Array:
-        """(N, 18) network coordinates → (N, 6, 3) GeV."""
+    def inverse(self, x: Array, conserve_pt: bool = False, poles: Poles | None = None,
+                masses: Array | None = None) -> Array:
+        """(N, 18) network coordinates → (N, 6, 3) GeV; ``masses`` (N, 6) GeV where the process does not fix them."""
         assert self.marginals is not None, "fit() the parametrisation first"
-        return self.from_raw(self.marginals.inverse(physics.to_float64(x)), conserve_pt, poles)
+        return self.from_raw(self.marginals.inverse(physics.to_float64(x)), conserve_pt, poles, masses)
 
-    def realised(self, x: Array, conserve_pt: bool = False, poles: Poles | None = None) -> Array:
+    def realised(self, x: Array, conserve_pt: bool = False, poles: Poles | None = None,
+                 masses: Array | None = None) -> Array:
         """The coordinates (N, 18) of the event that ``inverse(x, conserve_pt)`` builds.
 
         Equal to ``forward(inverse(x, conserve_pt))`` without the round trip through
@@ -382,7 +400,7 @@ class DecayParametrisation:
         # (C, N, 4): log pT, φ and the two mass coordinates of every cascade
         raw = xp.moveaxis(self.marginals.inverse(x[:, cols], cols).reshape(x.shape[0], -1, 4), 1, 0)
         log_pt, phi = raw[..., 0], raw[..., 1]
-        mt, mw = self._masses(raw[..., 2], raw[..., 3], poles)
+        mt, mw = self._masses(raw[..., 2], raw[..., 3], poles, self._daughter_masses(masses, x))
         mt0, mw0, gt, gw = self._poles(poles, x[:, 0])
         a_top, a_w = xp.arcsinh(2 * (mt - mt0) / gt), xp.arcsinh(2 * (mw - mw0) / gw)
         if conserve_pt:

@@ -14,15 +14,25 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from lhcgan.errors import LhcganError
+
 #: Fixed b-quark mass in GeV used for every b and b̄ slot. Light quarks, e, μ and neutrinos are
 #: massless, as in MadGraph's default model: m_μ²/E² < 1e-5 for any W daughter.
 B_MASS = 4.7
+#: The τ mass in GeV (PDG). At parton level a τ is a final-state lepton of fixed mass; the shower decays it.
+TAU_MASS = 1.77686
 
 UP_TYPE = (2, 4)
 DOWN_TYPE = (1, 3)
-#: (neutrino, charged lepton) of the generations modelled; τ is not (its decay is not at parton level)
+#: (neutrino, charged lepton) of the massless generations, W → e ν and μ ν: the "leptonic" mode
 LEPTON_PAIRS = ((12, 11), (14, 13))
+#: (neutrino, charged lepton) of W → τ ν: the "tau" mode, whose charged lepton has `TAU_MASS`
+TAU_PAIR = (16, 15)
 _MAX_ID = 40  # |PDG id| of the partons a mode may hold (quarks, leptons, gauge bosons)
+
+
+class MassError(LhcganError, ValueError):
+    """One set of slot masses asked of a process whose channels' masses differ."""
 
 
 @dataclass(frozen=True)
@@ -53,12 +63,15 @@ class Mode:
         pairs: the allowed (first slot, second slot) PDG ids.
         coloured: whether the daughters carry colour (a colour line of their own in LHE).
         pythia: Pythia's decay channels for the mode: the daughters' |PDG ids| as `onIfAny` takes them.
+        masses: the fixed masses (GeV) of its (first slot, second slot) daughters: a slot's mass
+            follows from its parent's mode, so a τ slot has `TAU_MASS` and its ν_τ none.
     """
 
     name: str
     pairs: tuple[tuple[int, int], ...]
     coloured: bool
     pythia: tuple[int, ...] = ()
+    masses: tuple[float, float] = (0.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -119,8 +132,58 @@ class Process:
 
     @property
     def masses(self) -> np.ndarray:
-        """Fixed masses per slot, shape (n_particles,), GeV."""
-        return np.array([s.mass for s in self.slots], dtype=np.float64)
+        """The fixed masses per slot, shape (n_particles,), GeV, where every channel has the same.
+
+        A process whose channels' slots differ in mass (a τ beside an e or μ) has none: its events'
+        masses follow their modes (`masses_of`), and asking for one set raises `MassError`.
+        """
+        base, delta = self.condition_masses()
+        if delta.any():
+            raise MassError(f"{self.name}'s slot masses differ between its channels (τ beside e, μ or quarks)",
+                            hint="take each event's masses from its flavours: Events.masses or Process.masses_of(pdg)")
+        return base
+
+    @property
+    def fixed_masses(self) -> bool:
+        """Whether every channel of the process gives each slot the same mass (none has a τ beside another)."""
+        return not self.condition_masses()[1].any()
+
+    def masses_of_modes(self, modes: np.ndarray) -> np.ndarray:
+        """Per-event slot masses (N, n_particles) float64 GeV from the events' `modes_of` (N, n_decaying).
+
+        A slot whose parent has modes takes its mass from the event's mode; the others (b, b̄) their own.
+        Where an event's mode is unknown (−1) its daughters get the slot's own mass.
+        """
+        modes = np.asarray(modes)
+        out = np.broadcast_to(np.array([s.mass for s in self.slots], np.float64), (len(modes), self.n_particles)).copy()
+        for k, r in enumerate(self.decaying):
+            table = np.array([m.masses for m in r.modes] + [[self.slots[i].mass for i in r.members]], np.float64)
+            out[:, list(r.members)] = table[modes[:, k]]  # −1 picks the last row: the slots' own
+        return out
+
+    def masses_of(self, pdg: np.ndarray) -> np.ndarray:
+        """Per-event slot masses (N, n_particles) float64 GeV from the events' PDG ids (N, n_particles)."""
+        return self.masses_of_modes(self.modes_of(pdg))
+
+    def condition_masses(self) -> tuple[np.ndarray, np.ndarray]:
+        """The slot masses as a linear function of the `condition` columns: (base (n,), delta (n_condition, n)) GeV,
+        so that masses = base + condition @ delta, in numpy or torch alike (each column is one mode's 0/1).
+
+        ``base`` holds, for each decaying resonance, the masses of the first mode the channels use.
+        """
+        base = np.array([s.mass for s in self.slots], np.float64)
+        rows = []
+        variable = dict(self.variable_modes())
+        for k, (r, used) in enumerate(zip(self.decaying, self.used_modes())):
+            names = [m.name for m in r.modes]
+            first = r.modes[min(names.index(u) for u in used)] if used else None
+            if first is not None:
+                base[list(r.members)] = first.masses
+            for j in variable.get(k, []):
+                row = np.zeros(self.n_particles)
+                row[list(r.members)] = np.subtract(r.modes[j].masses, first.masses)
+                rows.append(row)
+        return base, np.array(rows, np.float64).reshape(len(rows), self.n_particles)
 
     @property
     def primaries(self) -> tuple[Resonance, ...]:
@@ -195,6 +258,11 @@ class Process:
         channels = self.channels if channels is None else channels
         return [{combo[k] for c in channels for combo in c.modes} for k in range(len(self.decaying))]
 
+    @property
+    def has_neutrinos(self) -> bool:
+        """Whether some channel of the process has a colourless (leptonic, ℓν) decay: missing pT."""
+        return any(not m.coloured for r, used in zip(self.decaying, self.used_modes()) for m in r.modes if m.name in used)
+
     def variable_modes(self) -> list[tuple[int, list[int]]]:
         """For each decaying resonance whose mode differs between the process's channels: its index in
         ``decaying`` and the indices of its modes after the first that occur (one condition column each)."""
@@ -267,7 +335,7 @@ class Process:
         """Plain-data form, for metadata and model files."""
         def mode(m: Mode) -> dict:
             return {"name": m.name, "pairs": [list(p) for p in m.pairs], "coloured": m.coloured,
-                    "pythia": list(m.pythia)}
+                    "pythia": list(m.pythia), "masses": list(m.masses)}
 
         return {
             "name": self.name,
@@ -287,7 +355,8 @@ class Process:
                                                     for r in legacy.resonances))
         slots = tuple(Slot(**(s | {"pdg": tuple(s["pdg"])})) for s in d["slots"])
         res = tuple(Resonance(**(r | {"members": tuple(r["members"]), "modes": tuple(
-            Mode(m["name"], tuple(tuple(p) for p in m["pairs"]), m["coloured"], tuple(m.get("pythia", ())))
+            Mode(m["name"], tuple(tuple(p) for p in m["pairs"]), m["coloured"], tuple(m.get("pythia", ())),
+                 tuple(m.get("masses", (0.0, 0.0))))
             for m in r.get("modes", ()))})) for r in d["resonances"])
         def channels(key: str) -> tuple[Channel, ...]:
             return tuple(Channel(c["name"], c["label"], tuple(tuple(x) for x in c["modes"])) for c in d.get(key, ()))
@@ -322,13 +391,17 @@ def _slot_ids(resonances: tuple[Resonance, ...], index: int, slot: Slot,
 def _w_modes(sign: int) -> tuple[Mode, ...]:
     """W⁺ (sign +1) → (up-type, down-type antiparticle), ν ℓ⁺; W⁻ (−1) → (down-type, up-type antiparticle),
     ℓ⁻ ν̄: isospin order, so the charged lepton sits where the down-type quark does."""
+    nu, tau = TAU_PAIR
     if sign > 0:
         had = tuple((u, -d) for u in UP_TYPE for d in DOWN_TYPE)
         lep = tuple((nu, -lep) for nu, lep in LEPTON_PAIRS)
+        taus, tau_masses = ((nu, -tau),), (0.0, TAU_MASS)
     else:
         had = tuple((d, -u) for d in DOWN_TYPE for u in UP_TYPE)
         lep = tuple((lep, -nu) for nu, lep in LEPTON_PAIRS)
-    return (Mode("hadronic", had, True, (1, 2, 3, 4)), Mode("leptonic", lep, False, (11, 13)))
+        taus, tau_masses = ((tau, -nu),), (TAU_MASS, 0.0)
+    return (Mode("hadronic", had, True, (1, 2, 3, 4)), Mode("leptonic", lep, False, (11, 13)),
+            Mode("tau", taus, False, (tau,), tau_masses))
 
 
 def _build_ttbar() -> Process:
@@ -352,11 +425,14 @@ def _build_ttbar() -> Process:
         Channel("allhad", "all-hadronic", (("hadronic", "hadronic"),)),
         Channel("ljets", r"$\ell$+jets", (("leptonic", "hadronic"), ("hadronic", "leptonic"))),
         Channel("dilep", "dilepton", (("leptonic", "leptonic"),)),
+        # τ channels are their own: the τ's mass makes them another mode, and analyses select them apart
+        Channel("taujets", r"$\tau$+jets", (("tau", "hadronic"), ("hadronic", "tau"))),
+        Channel("taudilep", r"dilepton with $\tau$", (("tau", "leptonic"), ("leptonic", "tau"), ("tau", "tau"))),
     )
     return Process("ttbar", slots, res, channels)
 
 
-#: pp → tt̄ → (b W⁺)(b̄ W⁻), each W → q q̄′ or ℓν (ℓ = e, μ). Slot order is part of the file formats:
+#: pp → tt̄ → (b W⁺)(b̄ W⁻), each W → q q̄′ or ℓν (ℓ = e, μ, τ). Slot order is part of the file formats:
 #: b, W⁺'s (u or ν), W⁺'s (d̄ or ℓ⁺), b̄, W⁻'s (d or ℓ⁻), W⁻'s (ū or ν̄).
 TTBAR = _build_ttbar()
 #: The all-hadronic channel alone.

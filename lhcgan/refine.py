@@ -34,10 +34,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from lhcgan import physics
 from lhcgan.errors import ConfigError, InputError
 from lhcgan.events import Events
 from lhcgan.process import Process
+from lhcgan.system import recoils, system_features
 
 if TYPE_CHECKING:
     from lhcgan.modelfile import TrainedModel
@@ -52,37 +52,6 @@ PER_EVENT, MIN_GENERATED, MAX_GENERATED = 10, 100_000, 4_000_000
 SHARD = 2**20
 #: Tiny ridge on the knot values: each f_F's constant is shared with the normalisation.
 RIDGE = 1e-3
-#: Median system pT (GeV) above which a sample recoils; a balanced sample's is float rounding.
-RECOIL = 1e-3
-
-
-def recoils(features: dict[str, np.ndarray]) -> bool:
-    """Whether events with these `system_features` recoil: their median system pT is above `RECOIL`."""
-    return float(np.median(features["pt_system"])) > RECOIL
-
-
-def system_features(momenta: np.ndarray, process: Process, signed: bool = False) -> dict[str, np.ndarray]:
-    """The features the refiner tilts, name → (N,), of events' momenta (N, n, 3) GeV: the invariant mass
-    (GeV) of the primary resonances together, their rapidity gap, each one's pT (GeV), the system's
-    rapidity and pT (GeV).
-
-    ``signed`` keeps the signs of the rapidity gap and the system's rapidity; by default their absolute
-    values, the invariants of z → −z (a sample learnt with that symmetry is symmetric by construction).
-    """
-    p4 = physics.to_four_momenta(np.asarray(momenta, np.float64), process.masses)
-    prim = [p4[:, list(r.members)].sum(axis=1) for r in process.primaries]
-    system = sum(prim)
-    gap = physics.rapidity(prim[0]) - physics.rapidity(prim[1])
-    y = physics.rapidity(system)
-    out = {"m_system": np.sqrt(np.clip(system[:, 0] ** 2 - (system[:, 1:] ** 2).sum(-1), 0, None)),
-           "dy_primaries": gap if signed else np.abs(gap),
-           "y_system": y if signed else np.abs(y)}
-    for r, q in zip(process.primaries, prim):
-        out[f"pt_{r.name}"] = np.hypot(q[:, 1], q[:, 2])
-    out["pt_system"] = np.hypot(system[:, 1], system[:, 2])
-    return out
-
-
 def _locate(x: np.ndarray, knots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Knot interval index (N,) and position in it (N,) ∈ [0, 1] of x (N,) on increasing knots (K,);
     beyond the ends the end knot's value holds (index 0, 0 or K − 2, 1)."""
@@ -116,11 +85,11 @@ class Refiner:
 
     def log_weights(self, events: Events) -> np.ndarray:
         """log w (N,) of events, normalised so that w has mean 1 on the generator's events."""
-        return self.log_weights_of(events.momenta, events.process)
+        return self.log_weights_of(events.momenta, events.masses, events.process)
 
-    def log_weights_of(self, momenta: np.ndarray, process: Process) -> np.ndarray:
-        """log w (N,) of momenta (N, n, 3) GeV of ``process``."""
-        feats = system_features(momenta, process, self.signed)
+    def log_weights_of(self, momenta: np.ndarray, masses: np.ndarray, process: Process) -> np.ndarray:
+        """log w (N,) of momenta (N, n, 3) GeV of ``process``, with their slot masses (N, n) GeV."""
+        feats = system_features(momenta, masses, process, self.signed)
         f = np.zeros(len(momenta))
         for k, name in enumerate(self.names):
             i, t = _locate(feats[name], self.knots[k])
@@ -140,12 +109,14 @@ class Refiner:
 
     def accept(self, events: Events, rng: np.random.Generator) -> np.ndarray:
         """Which events (N,) bool rejection keeps: each with probability min(1, w/w_bound); one uniform each."""
-        return self.accept_momenta(events.momenta, events.process, rng)
+        return self.accept_momenta(events.momenta, events.masses, events.process, rng)
 
-    def accept_momenta(self, momenta: np.ndarray, process: Process, rng: np.random.Generator) -> np.ndarray:
-        """`accept` for momenta (N, n, 3) GeV of ``process``, before they become `Events`."""
+    def accept_momenta(self, momenta: np.ndarray, masses: np.ndarray, process: Process,
+                       rng: np.random.Generator) -> np.ndarray:
+        """`accept` for momenta (N, n, 3) GeV of ``process`` and their slot masses (N, n) GeV, before they
+        become `Events`."""
         u = rng.random(len(momenta))
-        return np.log(np.maximum(u, 1e-300)) < self.log_weights_of(momenta, process) - self.log_bound
+        return np.log(np.maximum(u, 1e-300)) < self.log_weights_of(momenta, masses, process) - self.log_bound
 
     def to_dict(self) -> dict[str, Any]:
         return {"names": list(self.names), "knots": self.knots.tolist(), "values": self.values.tolist(),
@@ -167,8 +138,8 @@ class Refiner:
         """
         from lhcgan.validate.worth import effective_size
 
-        ft = system_features(training.momenta, training.process, signed)
-        fg = system_features(generated.momenta, generated.process, signed)
+        ft = system_features(training.momenta, training.masses, training.process, signed)
+        fg = system_features(generated.momenta, generated.masses, generated.process, signed)
         if recoil is None:
             recoil = recoils(ft)
         names = tuple(k for k in ft if k != "pt_system" or recoil)

@@ -8,6 +8,7 @@ import numpy as np
 
 from lhcgan.errors import TrainingError
 from lhcgan.events import Events
+from lhcgan.system import recoils, system_features
 from lhcgan.validate.worth import effective_size
 
 MAX_HOLDOUT = 100_000  # held-out events at most
@@ -30,7 +31,7 @@ def sparse_regions(events: Events, share: float = SPARSE_SHARE, ratio: float = S
                    ) -> list[tuple[str, float]]:
     """The ends of the tt̄ system's kinematics that a weighted sample hardly describes.
 
-    For each feature of `refine.system_features` (m(tt̄) and the tops' pT in GeV, rapidities) and each
+    For each feature of `system.system_features` (m(tt̄) and the tops' pT in GeV, rapidities) and each
     end, the region from that end holding ``share`` of Σ|w|; it is named where its effective size
     (Σw)²/Σw² is below ``ratio`` × ``share`` × the sample's: a few heavy events carry it (a sample biased
     ∝ p̂T² at low pT), or its negative weights cancel its positive ones.
@@ -39,15 +40,13 @@ def sparse_regions(events: Events, share: float = SPARSE_SHARE, ratio: float = S
     Returns: (description, relative error of Σw the region brings to every fraction) per sparse region,
     e.g. ("pt_t, pt_tbar < 22.7 GeV: 2.0% of Σ|w| in 28 events, effective 18", 0.0047).
     """
-    from lhcgan.refine import recoils, system_features
-
     w = events.weights
     if w is None or not len(w):
         return []
     w = np.asarray(w, np.float64)
     total = np.abs(w).sum()
     least = ratio * share * effective_size(w, len(w))
-    features = system_features(events.momenta, events.process)
+    features = system_features(events.momenta, events.masses, events.process)
     if not recoils(features):
         del features["pt_system"]  # float rounding
     # features with equal values (both tops' pT, without recoil) share a region: region → (names, share, error)

@@ -19,11 +19,16 @@ from lhcgan.reading.report import ReadReport
 from lhcgan.events import Events
 from lhcgan.process import TTBAR, Process
 from lhcgan.reading.decay import find_slots
+from lhcgan.variations import Variation, VariationSet
 from lhcgan.writing import output_format, write
 from lhcgan.atomic import atomic_output
 from lhcgan.writing.gz import open_gzip
 
 MAX_SEED = 900_000_000  # Pythia's limit for Random:seed
+#: The 9-point scale variations (k_R, k_F) of `--variations`, in NanoAOD's order: μ_R outer, μ_F inner.
+SCALE_POINTS = tuple((r, f) for r in (0.5, 1.0, 2.0) for f in (0.5, 1.0, 2.0))
+#: Pythia's internal PDF sets whose ratios to the one in use `--variations` writes as PDF alternatives.
+PDF_ALTERNATIVES = (8, 14)
 
 #: Parton-level tt̄; the W decays follow the channels asked for (`decay_settings`); everything else keeps
 #: Pythia's defaults.
@@ -42,7 +47,7 @@ SETTINGS: tuple[str, ...] = (
 
 
 def channel_process(channel: str = "allhad") -> Process:
-    """The process of ``--channel``: "allhad", "ljets", "dilep" or "all" (every channel)."""
+    """The process of ``--channel``: "allhad", "ljets", "dilep", "taujets", "taudilep" or "all" (every channel)."""
     names = [c.name for c in TTBAR.channels]
     if channel == "all":
         return TTBAR
@@ -106,6 +111,65 @@ def pythia_settings(ecm: float, seed: int, *, bias: float | None = None, isr: bo
     return settings
 
 
+def variation_set(alternatives: Sequence[int] = PDF_ALTERNATIVES) -> VariationSet:
+    """What `--variations` writes: the 9 scale points (ids 1001–1009, as MadGraph numbers them) and the PDF
+    alternatives (ids 2001, …), each with its text."""
+    scale = tuple(Variation(str(1001 + i), "scale", f"muR={r:g} muF={f:g}", "scale_variation")
+                  for i, (r, f) in enumerate(SCALE_POINTS))
+    pdf = tuple(Variation(str(2001 + i), "pdf", f"PDF:pSet = {k}", "pdf_alternatives") for i, k in enumerate(alternatives))
+    return VariationSet(scale + pdf)
+
+
+class LOVariations:
+    """Exact leading-order variation weights of Pythia's gg, qq̄ → tt̄ events, as ratios to the nominal.
+
+    Both processes go as α_s², so a μ_R variation by k_R is [α_s(k_R² Q²_R) / α_s(Q²_R)]², with Pythia's own
+    running (its α_s(M_Z), order and flavour thresholds; checked against each event's α_s); a μ_F variation
+    by k_F is the ratio of the incoming partons' x·f at k_F² Q²_F to those at Q²_F, from the PDF Pythia uses;
+    a PDF alternative is the ratio of another set's x·f at Q²_F. The hard process's α_s stays Pythia's.
+    """
+
+    def __init__(self, pythia, alternatives: Sequence[int] = PDF_ALTERNATIVES) -> None:
+        import pythia8mc
+
+        settings = pythia.settings
+        nf = settings.mode("StandardModel:alphaSnfmax") if settings.isMode("StandardModel:alphaSnfmax") else 6
+        self.alpha = pythia8mc.AlphaStrong()
+        self.alpha.init(settings.parm("SigmaProcess:alphaSvalue"), settings.mode("SigmaProcess:alphaSorder"), nf, False)
+        self.pdf = pythia.getPDFPtr(2212, 1, "A")
+        self.others = []
+        for k in alternatives:  # a PDF set is a Pythia of its own: only its PDF is used
+            other = pythia8mc.Pythia("", False)
+            for line in (f"PDF:pSet = {k}", "Print:quiet = on", "ProcessLevel:all = off"):
+                other.readString(line)
+            if not other.init():
+                raise ConfigError(f"Pythia has no PDF set PDF:pSet = {k}")
+            self.others.append((other, other.getPDFPtr(2212, 1, "A")))
+        self.set = variation_set(alternatives)
+
+    def ratios(self, info: ak.Array) -> np.ndarray:
+        """(n, 9 + alternatives) ratios of a batch of `Pythia.nextBatch`'s event info."""
+        cols = {k: ak.to_numpy(info[k]) for k in ("id1", "id2", "x1", "x2", "pdf1", "pdf2", "alphaS", "Q2Fac", "Q2Ren")}
+        n = len(cols["x1"])
+        a0 = np.array([self.alpha.alphaS(q) for q in cols["Q2Ren"]])
+        if not np.allclose(a0, cols["alphaS"], rtol=1e-9):
+            raise ConfigError("Pythia's α_s is not the running lhcgan computes: the μ_R weights would be wrong",
+                              hint="report this with the Pythia version")
+        f0 = cols["pdf1"] * cols["pdf2"]
+
+        def xf(pdf, k_f: float) -> np.ndarray:
+            return np.array([pdf.xf(int(i1), x1, k_f**2 * q) * pdf.xf(int(i2), x2, k_f**2 * q)
+                             for i1, i2, x1, x2, q in zip(cols["id1"], cols["id2"], cols["x1"], cols["x2"], cols["Q2Fac"])])
+
+        alpha = {k: (np.array([self.alpha.alphaS(k**2 * q) for q in cols["Q2Ren"]]) / a0) ** 2 for k in (0.5, 2.0)}
+        alpha[1.0] = np.ones(n)
+        pdf = {k: xf(self.pdf, k) / f0 for k in (0.5, 2.0)}
+        pdf[1.0] = np.ones(n)
+        out = [alpha[r] * pdf[f] for r, f in SCALE_POINTS]
+        out += [xf(other_pdf, 1.0) / f0 for _, other_pdf in self.others]
+        return np.stack(out, axis=1)
+
+
 def make_pythia(settings: Sequence[str]):
     """An initialised `pythia8mc.Pythia` with the given settings."""
     import pythia8mc
@@ -163,12 +227,13 @@ def _copy_without_local_paths(src: BinaryIO, dst: BinaryIO, info: dict | None = 
 
 def iterate_pythia(pythia, n_events: int, report: ReadReport, *, batch: int = 10_000,
                    progress: bool = False, meta: dict | None = None, weighted: bool = False,
-                   process: Process = TTBAR) -> Iterator[Events]:
+                   process: Process = TTBAR, variations: LOVariations | None = None) -> Iterator[Events]:
     """Run ``pythia`` until ``n_events`` events of ``process`` are accepted, and yield them as `Events` chunks.
 
     Uses `Pythia.nextBatch`, which returns the event records as awkward arrays, so
     the decay chain is followed for a whole batch at once; ``report`` is updated.
-    With ``weighted`` each event carries Pythia's event weight (biased generation).
+    With ``weighted`` each event carries Pythia's event weight (biased generation); with ``variations``
+    its exact leading-order scale and PDF variation weights.
     """
     from tqdm import tqdm
 
@@ -194,7 +259,12 @@ def iterate_pythia(pythia, n_events: int, report: ReadReport, *, batch: int = 10
             w = ak.to_numpy(batch_events.info.weights[:, 0])[sel.accepted] if weighted else None
             idx = sel.index[sel.accepted][: n_events - done]
             w = None if w is None else w[: len(idx)]
-            events = Events(p[idx], flat["id"][idx], w, process, dict(meta or {}))
+            ratios = None
+            if variations is not None:
+                ratios = variations.ratios(batch_events.info[sel.accepted][: len(idx)])
+                report.variations = variations.set.summary()
+            events = Events(p[idx], flat["id"][idx], w, process, dict(meta or {}), variations=ratios,
+                            variation_set=None if ratios is None else variations.set)
             # the events past the last one kept were generated but not used: not read, not skipped
             used = n if len(idx) == sel.accepted.sum() else int(np.nonzero(sel.accepted)[0][len(idx) - 1]) + 1
             skipped = Counter(sel.skipped) if used == n else Counter(
@@ -218,8 +288,10 @@ def simulate(
     channel: str = "allhad",
     mt: float | None = None,
     mw: float | None = None,
+    variations: bool = False,
+    settings: Sequence[str] = (),
 ) -> ReadReport:
-    """Generate ``n_events`` tt̄ events of ``channel`` ("allhad", "ljets", "dilep" or "all") with Pythia 8.
+    """Generate ``n_events`` tt̄ events of ``channel`` (one of `TTBAR`'s channels, or "all") with Pythia 8.
 
     ``.root`` gets lhcgan's TTree. ``.lhe`` / ``.lhe.gz`` get Pythia's own LHEF 3.0
     record by default, which keeps the true initial state (gg or qq̄) and scales;
@@ -231,28 +303,38 @@ def simulate(
     in-peak windows and decay parametrisation). ROOT output holds exactly ``n_events`` events of
     the channel; Pythia's LHE holds every event Pythia made (ℓ+jets: of every channel, read back
     as the channel with the others counted as skipped), so ``channel="ljets"`` writes lhcgan's LHE.
+    ``variations`` gives every event its exact leading-order 9-point scale and PDF-alternative weights
+    (`LOVariations`), in lhcgan's ROOT or LHE (not Pythia's own record). ``settings`` are extra Pythia
+    settings, e.g. ``SigmaProcess:renormMultFac = 4`` for a sample made at 2 μ_R.
     """
     if n_events <= 0:
         raise ConfigError(f"--events must be positive, got {n_events}")
     path = Path(path)
     fmt = output_format(path)
     process = channel_process(channel)
-    pythia = make_pythia(pythia_settings(ecm, seed, bias=bias, isr=isr, process=process, mt=mt, mw=mw))
+    pythia = make_pythia([*pythia_settings(ecm, seed, bias=bias, isr=isr, process=process, mt=mt, mw=mw), *settings])
     masses = {"t": pythia.particleData.m0(6), "W": pythia.particleData.m0(24)}
     process = process.with_masses(masses)
     meta = {"source": f"lhcgan simulate (Pythia 8, seed {seed})", "seed": seed, "ecm": ecm, "bias": bias, "isr": isr,
             "channel": channel, "masses": masses}
+    if settings:
+        meta["pythia_settings"] = list(settings)
     exact = makes_only(process)
+    if variations and pythia_lhef:
+        raise ConfigError("Pythia's own LHEF record cannot carry lhcgan's variation weights",
+                          hint="write .root, or lhcgan's LHE (--lhcgan-lhe)")
     if pythia_lhef is None:
-        pythia_lhef = fmt == "lhe" and exact
+        pythia_lhef = fmt == "lhe" and exact and not variations
     if not pythia_lhef:
         report = ReadReport(os.fspath(path))
         chunks = iterate_pythia(pythia, n_events, report, progress=progress, meta=meta, weighted=bias is not None,
-                                process=process)
+                                process=process, variations=LOVariations(pythia) if variations else None)
 
         def with_xsec() -> Iterator[Events]:  # σ is known once events exist: that of the accepted events
             for chunk in chunks:
-                chunk.meta["cross_section_pb"] = pythia.infoPython().sigmaGen() * 1e9 * report.accepted / report.read
+                share = report.accepted / report.read
+                chunk.meta["cross_section_pb"] = pythia.infoPython().sigmaGen() * 1e9 * share
+                chunk.meta["cross_section_error_pb"] = pythia.infoPython().sigmaErr() * 1e9 * share
                 yield chunk
 
         write(with_xsec(), path)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import functools
 import json
 import os
@@ -111,7 +112,9 @@ class Trainer:
         sym, sym_w = symmetrised(events.momenta, self.weights, cfg.symmetries, cfg.seed)
         images = len(sym) // len(events)  # the symmetrised copies follow each other: their poles too
         sym_poles = {k: np.tile(v, images) for k, v in poles.items()} if poles else None
-        self.pre = make_parametrisation(cfg.parametrisation, sym, events.process, sym_w, sym_poles)
+        # the slots' masses follow each event's modes (a τ); symmetries keep the flavours, so the copies' too
+        slot_masses = None if events.process.fixed_masses else np.tile(events.masses, (images, 1))
+        self.pre = make_parametrisation(cfg.parametrisation, sym, events.process, sym_w, sym_poles, slot_masses)
         self.feat = Standardizer.fit(sym, sym_w)
         masses = events.resonance_masses()
         shifts = conditioning.mass_shifts(values, self.process) if conditioning else np.zeros_like(masses)
@@ -170,6 +173,7 @@ class Trainer:
         self.cond_rows = torch.as_tensor(rows, device=self.device)
         self.cond_prob = torch.as_tensor(share, dtype=torch.float64, device=self.device)
         real_poles = self.bridge.poles(self.real_c)
+        real_slots = self.bridge.slot_masses(self.real_c)
         # with symmetries, real features are made per batch from transformed events; the decay coordinates
         # of every event and of its z-reflection are computed once, a rotation then moves only the tops' φ
         self.real_f = self.real_coords = None
@@ -180,8 +184,8 @@ class Trainer:
                 from lhcgan.symmetry import reflect_z
 
                 flipped = reflect_z(self.real_p, torch.ones(len(self.real_p), dtype=torch.bool, device=self.device))
-                self.real_coords = torch.stack([self.pre.forward(self.real_p, real_poles),
-                                                self.pre.forward(flipped, real_poles)]).float()
+                self.real_coords = torch.stack([self.pre.forward(self.real_p, real_poles, real_slots),
+                                                self.pre.forward(flipped, real_poles, real_slots)]).float()
         self.data_gen = torch.Generator().manual_seed(cfg.seed + 1)
         self.real_cdf = self.real_loss_weight = None
         if self.weights is not None:
@@ -199,7 +203,7 @@ class Trainer:
         # mmd_system the whole event's
         self.real_mmd = self.bridge.relative_masses(self.real_m, self.real_c)
         if cfg.mmd_system:
-            m_sys = physics.invariant_mass(self.real_p, self.process.masses)
+            m_sys = physics.invariant_mass(self.real_p, events.masses)
             self.real_mmd = torch.cat([self.real_mmd, m_sys[:, None]], dim=1)
             self.widths.append([float(v) for v in cfg.mmd_system])
             self.centre.append(float(m_sys.median()))
@@ -289,7 +293,7 @@ class Trainer:
         with self._autocast():
             x = self.G_train(z, c)
         p = self.bridge.to_momenta(x, c)
-        m = self.bridge.masses(p)
+        m = self.bridge.masses(p, c)
         f_gen = self.bridge.features(p, m, x, condition=c)
         for k in range(cfg.d_steps):
             f_real, _, sign, _ = self._real_batch()
@@ -325,7 +329,9 @@ class Trainer:
             # the MMD sees the whole batch: generated masses gathered from every rank
             m = self.bridge.relative_masses(m, c)
             if cfg.mmd_system:
-                m = torch.cat([m, physics.invariant_mass(p, self.process.masses)[:, None]], dim=1)
+                slots = self.bridge.slot_masses(c)
+                m = torch.cat([m, physics.invariant_mass(p, self.process.masses if slots is None else slots)[:, None]],
+                              dim=1)
             loss_mmd = resonance_mmd(gather(m, self.dist), m_real, self.widths, cfg.mmd_kernel, self.centre,
                                      real_weights=sign_mmd)
             loss_g = loss_adv + cfg.mmd_weight * loss_mmd
@@ -541,7 +547,7 @@ class Trainer:
                         separation < SEPARATING or self.iteration == cfg.iterations):
                     self.elapsed = time.perf_counter() - t0
                     self.save_checkpoint()
-        model = self.refined(self.trained_model())
+        model = self.with_variations(self.refined(self.trained_model()))
         if self.dist.main:
             model.save(self.run_dir / MODEL)
             self.plot_losses()
@@ -570,6 +576,21 @@ class Trainer:
         if self.dist.main:
             self._log({"iteration": self.iteration, "refine_acceptance": model.meta["refine_acceptance"],
                        "refine_generated": model.meta["refine_generated"]})
+        return model
+
+    def with_variations(self, model: TrainedModel) -> TrainedModel:
+        """``model`` with the sample's theory variations learnt as ratios per event (`lhcgan.variation_model`),
+        where the sample has them and ``variations`` is on; scored on the held-out events. Deterministic."""
+        if not (model.config.variations and self.events.variation_set is not None):
+            return model
+        from lhcgan.variation_model import fit_variations
+
+        t0 = time.perf_counter()
+        model = dataclasses.replace(model, variation_model=fit_variations(
+            self.events, self.heldout if len(self.heldout) else None, seed=self.cfg.seed))
+        if self.dist.main:
+            self._log({"iteration": self.iteration, "variations": self.events.variation_set.summary(),
+                       "variations_seconds": round(time.perf_counter() - t0, 1)})
         return model
 
     def trained_model(self) -> TrainedModel:

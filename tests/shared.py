@@ -41,3 +41,29 @@ def write_ttree(path, arrays: dict) -> None:
             if v.ndim > 1:
                 data["n" + k] = ak.to_numpy(ak.num(v)).astype("int32")
         tree.extend(data)
+
+
+#: Unit roundoff of float32 (half an ulp at 1).
+FLOAT32_EPS = 2.0 ** -24
+
+
+def float32_mass_tolerance(p4: "np.ndarray", eta: "np.ndarray | None" = None, ops: int = 8) -> "np.ndarray":
+    """Per-event bound (GeV) on the error of an invariant mass rebuilt in float32 from float32 (pT, η, φ, m).
+
+    m² = E² − |p⃗|² cancels: a relative error ε on each four-vector component moves m² by up to
+    ~4 ε E² and so m by 2 ε E²/m, which grows with the boost. ε is ``ops`` roundings (float32 storage,
+    cosh/sinh/sin/cos whose SIMD kernels differ by an ulp or two between CPUs, the sums) plus the
+    rounding of η itself, which moves p_z by |η| ulps.
+
+    Args:
+        p4: exact four-momenta (N, k, 4) (E, px, py, pz) GeV of the k particles summed.
+        eta: their |η| (N, k), for the p_z term; 0 where None.
+    """
+    import numpy as np
+
+    total = p4.sum(axis=1)
+    e = total[:, 0]
+    m = np.sqrt(np.clip(e**2 - (total[:, 1:] ** 2).sum(-1), 1e-30, None))
+    eta_max = 0.0 if eta is None else np.abs(eta).max(axis=1)
+    eps = FLOAT32_EPS * (ops + eta_max)
+    return 2 * eps * e**2 / m

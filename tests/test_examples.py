@@ -48,6 +48,18 @@ def test_shower_with_pythia(ttbar, tmp_path):
     assert "showered 50 events, 0 failed" in out
 
 
+def test_shower_with_pythia_decays_the_tau(all_channels, tmp_path):
+    names = [c.name for c in all_channels.process.channels]
+    tau_events = all_channels[np.isin(all_channels.channel_index(), [names.index("taujets"), names.index("taudilep")])]
+    events = tau_events[:40]
+    n_tau = int((np.abs(events.pdg) == 15).sum())
+    path = tmp_path / "tau.lhe"
+    lhcgan.write(events, path)
+    out = run("shower_with_pythia.py", str(path), "40")
+    assert "showered 40 events, 0 failed" in out
+    assert n_tau >= 40 and f"{n_tau} of {n_tau} τ decayed" in out  # the shower decays every τ of a W
+
+
 def test_validate_with_uproot(ttbar, tmp_path):
     lhcgan.write(ttbar[:1500], tmp_path / "a.root")
     lhcgan.write(ttbar[1500:], tmp_path / "b.root")

@@ -78,9 +78,10 @@ def test_decay_parametrisation_is_on_shell_and_balanced_for_any_input(ttbar):
     p = pre.inverse(z, conserve_pt=True)
     assert np.isfinite(p).all()
     assert physics.pt_balance(p).max() < 1e-13
-    m_wp = physics.invariant_mass(p, ttbar.masses, [1, 2])
-    m_t = physics.invariant_mass(p, ttbar.masses, [0, 1, 2])
-    energy = physics.to_four_momenta(p[:, :3], ttbar.masses[:3])[..., 0].sum(axis=1)
+    m = ttbar.process.masses  # all-hadronic: one set for every event
+    m_wp = physics.invariant_mass(p, m, [1, 2])
+    m_t = physics.invariant_mass(p, m, [0, 1, 2])
+    energy = physics.to_four_momenta(p[:, :3], m[:3])[..., 0].sum(axis=1)
     physical = energy < 6500  # beyond, η reaches 15 and float64 rounding grows like γ²
     assert physical.mean() > 0.5
     assert (m_t[physical] > m_wp[physical] + 4.7 - 1e-6).all()  # above threshold by construction

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lhcgan.events import Events
-from lhcgan.refine import system_features
+from lhcgan.system import system_features
 from lhcgan.sample import check_weights, sparse_regions
 
 
@@ -25,7 +25,7 @@ def images(events: Events, k: int, seed: int = 0) -> Events:
 def biased(events: Events, power: float, seed: int = 0) -> Events:
     """An importance-sampled copy of ``events``: each kept with probability min(1, (pT(t)/100 GeV)^power) and
     weighted by its inverse, as `simulate --bias` samples (an unbiased estimate of the same distribution)."""
-    pt = system_features(events.momenta, events.process)["pt_t"]
+    pt = system_features(events.momenta, events.masses, events.process)["pt_t"]
     keep = np.minimum(1.0, (pt / 100.0) ** power)
     chosen = np.random.default_rng(seed).random(len(pt)) < keep
     return Events(events.momenta[chosen], events.pdg[chosen], 1.0 / keep[chosen])
@@ -35,7 +35,7 @@ def test_a_sample_biased_in_pt_is_sparse_at_low_pt(ttbar):
     sample = biased(images(ttbar, 10), 2.0)
     found = sparse_regions(sample)
     assert found and all(d.startswith("pt_t, pt_tbar <") for d, _ in found)  # both tops' pT: one region
-    low = system_features(sample.momenta, sample.process)["pt_t"] < float(found[0][0].split("< ")[1].split(" ")[0])
+    low = system_features(sample.momenta, sample.masses, sample.process)["pt_t"] < float(found[0][0].split("< ")[1].split(" ")[0])
     assert np.abs(sample.weights[low]).sum() / np.abs(sample.weights).sum() == pytest.approx(0.02, abs=0.01)
     assert 0 < found[0][1] < 0.02  # the normalisation uncertainty it brings: share/√N_eff
     with pytest.warns(UserWarning, match=r"few effective events describe pt_t, pt_tbar < .* GeV: .* of Σ\|w\| in \d+ events"):
@@ -54,7 +54,7 @@ def test_mild_or_no_weights_leave_no_sparse_region(ttbar):
 
 def test_a_cancelling_region_is_sparse(ttbar):
     """Negative weights that cancel the positive ones in an end leave it without effective events."""
-    m = system_features(ttbar.momenta, ttbar.process)["m_system"]
+    m = system_features(ttbar.momenta, ttbar.masses, ttbar.process)["m_system"]
     top = m > np.quantile(m, 0.97)
     w = np.where(top, np.where(np.arange(len(m)) % 2 == 0, 5.0, -4.0), 1.0)
     found = sparse_regions(Events(ttbar.momenta, ttbar.pdg, w))

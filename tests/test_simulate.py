@@ -102,9 +102,13 @@ def test_channels_give_their_decays(tmp_path, channel, suffix):
 def test_all_channels_in_their_proportions(tmp_path):
     report = simulate(3000, tmp_path / "all.lhe", seed=32, channel="all")
     f = {k: v / report.accepted for k, v in report.channels.items()}
-    # BR(W → e ν, μ ν) = 2 × 10.8 % against 67.4 % hadronic: 0.757² allhad, 2 × 0.757 × 0.243 ljets, 0.243² dilep
-    had = 0.674 / (0.674 + 0.216)
-    for name, expect in (("allhad", had**2), ("ljets", 2 * had * (1 - had)), ("dilep", (1 - had) ** 2)):
+    # BR(W → q q̄′) 67.4 %, e ν and μ ν 2 × 10.8 %, τ ν 10.8 % (PDG; Pythia's differ by its own rounding)
+    had, light, tau = 0.674, 0.216, 0.108
+    had, light, tau = np.array([had, light, tau]) / (had + light + tau)
+    expected = {"allhad": had**2, "ljets": 2 * had * light, "dilep": light**2, "taujets": 2 * had * tau,
+                "taudilep": tau**2 + 2 * tau * light}
+    assert sum(expected.values()) == pytest.approx(1) and set(f) == set(expected)  # every W decay, τ included
+    for name, expect in expected.items():
         assert f[name] == pytest.approx(expect, abs=4 * np.sqrt(expect * (1 - expect) / 3000) + 0.01), name
     assert f"{report.channels['ljets']} ljets" in report.summary()
 

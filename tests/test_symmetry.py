@@ -18,7 +18,7 @@ def test_symmetry_keeps_masses_pt_and_balance(ttbar, name):
                                rtol=1e-12)
     np.testing.assert_allclose(physics.pt(q), physics.pt(p), rtol=1e-12)
     np.testing.assert_allclose(physics.pt_balance(q), physics.pt_balance(p), atol=1e-12)
-    m = ttbar.masses
+    m = ttbar.masses[:500]  # each event's own: a transform keeps the flavours
     np.testing.assert_allclose(physics.invariant_mass(q, m), physics.invariant_mass(p, m), rtol=1e-12)
 
 

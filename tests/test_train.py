@@ -9,6 +9,7 @@ from lhcgan import physics
 from lhcgan.config import load_card
 from lhcgan.errors import ConfigError, TrainingError
 from lhcgan.modelfile import TrainedModel
+from lhcgan.process import TAU_MASS
 from lhcgan.train import Trainer
 
 TINY = {"layers": 2, "hidden": 32, "disc_layers": 2, "disc_hidden": 32, "batch": 128, "log_every": 5,
@@ -304,23 +305,30 @@ def test_a_sample_of_several_channels_gives_one_conditioned_model(all_channels, 
     from lhcgan.errors import InputError
 
     tr = Trainer(all_channels, tiny(iterations=20), tmp_path)
-    assert tr.process.n_condition == 2 and tr.G.n_condition == 2  # W⁺ and W⁻: hadronic or leptonic
+    assert tr.process.n_condition == 4 and tr.G.n_condition == 4  # W⁺ and W⁻: hadronic, e/μ or τ
     tr.fit()
     model = TrainedModel.load(tmp_path / "model.pt")
-    assert model.channels == ["allhad", "ljets", "dilep"] and model.generator.n_condition == 2
+    assert model.channels == ["allhad", "ljets", "dilep", "taujets", "taudilep"] and model.generator.n_condition == 4
     ev = model.sample(4000, seed=1)
     truth = all_channels.channel_fractions()
+    assert set(ev.channel_fractions()) == set(truth)
     for name, f in ev.channel_fractions().items():  # the sample's channel mix
         assert f == pytest.approx(truth[name], abs=4 * np.sqrt(truth[name] / 4000) + 0.01)
-    one = model.sample(300, seed=1, channel="dilep")
-    assert set(one.channel_counts()) == {"dilep"} and len(one) == 300 and one.process.name == "ttbar:dilep"
+    # every generated τ is on its mass shell, whatever the network made: the mass follows the mode
+    tau = np.abs(ev.pdg) == 15
+    p4 = ev.to_four_momenta()
+    m = np.sqrt(np.clip(p4[..., 0] ** 2 - (p4[..., 1:] ** 2).sum(-1), 0, None))
+    assert tau.sum() > 500 and np.allclose(m[tau], TAU_MASS, rtol=1e-6) and np.allclose(m[~tau & (np.abs(ev.pdg) != 5)], 0, atol=1e-3)
+    for name in ("dilep", "taujets"):
+        one = model.sample(300, seed=1, channel=name)
+        assert set(one.channel_counts()) == {name} and len(one) == 300 and one.process.name == f"ttbar:{name}"
     with pytest.raises(InputError, match="not taus"):
         model.sample(10, channel="taus")
     # the condition reaches the network: the same noise gives other events in another channel
     z = model.generator.noise(200, torch.Generator().manual_seed(0))
-    pdg = np.array([[5, 2, -1, -5, 1, -2], [5, 12, -11, -5, 13, -14]])
-    had, lep = (model.momenta(z, np.repeat(pdg[i : i + 1], 200, axis=0)) for i in (0, 1))
-    assert not np.allclose(had, lep)
+    pdg = np.array([[5, 2, -1, -5, 1, -2], [5, 12, -11, -5, 13, -14], [5, 16, -15, -5, 13, -14]])
+    had, lep, tau = (model.momenta(z, np.repeat(pdg[i : i + 1], 200, axis=0)) for i in (0, 1, 2))
+    assert not np.allclose(had, lep) and not np.allclose(lep, tau)
     with pytest.raises(InputError, match="several channels"):
         model.momenta(z)
 

@@ -68,5 +68,5 @@ def _check_accepted(report: ReadReport) -> None:
         raise WrongProcessError(
             f"0 of {report.read} events contain a tt̄ decay that lhcgan models" + (f" ({reasons})" if reasons else ""),
             path=report.path,
-            hint="give a pp → tt̄ sample with t → b W, W → q q̄′ or ℓν (ℓ = e, μ), e.g. from `lhcgan simulate`",
+            hint="give a pp → tt̄ sample with t → b W, W → q q̄′ or ℓν (ℓ = e, μ, τ), e.g. from `lhcgan simulate`",
         )

@@ -20,12 +20,10 @@ from lhcgan.process import Process
 
 QUARKS = np.arange(1, 6)
 LEPTONS = np.arange(11, 17)
-TAUS = (15, 16)
 
 NO_TOP = "no t/t̄ lines (not tt̄, or the decay chain is not written)"
 TOP_MULTIPLICITY = "not exactly one t and one t̄"
 NO_W = "t or t̄ without its W line (resonance line missing)"
-TAU = "W → τν (τ decays are not modelled)"
 TOP_CKM = "t → W s or t → W d (off-diagonal CKM)"
 W_CKM = "W → q b (off-diagonal CKM)"
 INCOMPLETE = "incomplete decay chain (a quark or lepton from t or W missing or doubled)"
@@ -129,12 +127,8 @@ def find_slots(pid: np.ndarray, mother: np.ndarray, ev: np.ndarray, n: int, proc
         if r.parent is not None:
             reject(_count(produced(r.pdg, r.parent), ev, n) != 1, NO_W)
 
-    # τ leptons from a W: their decay products are not partons of fixed mass
+    # a τ from a W is a slot like any lepton (its first copy, before the shower decays it)
     abs_pid = np.abs(pid)
-    for r in process.decaying:
-        tau = first & np.isin(abs_pid, TAUS) & (mpid == r.pdg) & (grand_pid == by_name[r.parent].pdg)
-        reject(_count(tau, ev, n) > 0, TAU)
-
     index = np.full((n, process.n_particles), -1, dtype=np.int64)
     is_parton = np.isin(abs_pid, QUARKS) | np.isin(abs_pid, LEPTONS)
     for i, slot in enumerate(process.slots):

@@ -16,16 +16,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lhcgan.errors import MalformedFileError, NonFiniteError, TruncatedFileError
+from lhcgan.errors import InputError, MalformedFileError, NonFiniteError, TruncatedFileError
 from lhcgan.events import Events
 from lhcgan.process import TTBAR, Process
 from lhcgan.reading.decay import find_slots
 from lhcgan.reading.report import ReadReport
 from lhcgan.reading.source import iter_blocks
+from lhcgan.variations import Variation, VariationSet, check_ratios, from_initrwgt
 
 N_COLUMNS = 13  # IDUP ISTUP MOTHUP1 MOTHUP2 ICOLUP1 ICOLUP2 PUP1..5 VTIMUP SPINUP
 N_HEADER = 6  # NUP IDPRUP XWGTUP SCALUP AQEDUP AQCDUP
 GENERATORS = (b"MadGraph", b"PYTHIA", b"Pythia", b"POWHEG", b"WHIZARD", b"Sherpa", b"lhcgan")
+#: LHEF 3 per-event variation weights: MadGraph's <rwgt><wgt id="1001"> 1.2 </wgt>…, or the standard's <weights> list
+_WGT = re.compile(rb"<wgt\s+id\s*=\s*[\"']?([^\"'>\s]+)[\"']?[^>]*>([^<]*)</wgt>")
+_WEIGHTS = re.compile(rb"<weights[^>]*>([^<]*)</weights>")
 
 
 @dataclass
@@ -38,6 +42,8 @@ class LHEInit:
         idwtup: the weighting strategy.
         cross_sections: XSECUP per process, pb.
         generator: generator named in the header, if recognised.
+        masses: the pole masses the header states ({"t": ..., "W": ...} GeV).
+        variations: the variation weights its ``<initrwgt>`` declares, or None.
     """
 
     beams: tuple[int, int]
@@ -46,6 +52,7 @@ class LHEInit:
     cross_sections: list[float] = field(default_factory=list)
     generator: str | None = None
     masses: dict[str, float] = field(default_factory=dict)
+    variations: VariationSet | None = None
 
     @property
     def ecm(self) -> float:
@@ -82,6 +89,7 @@ def _parse_init(text: bytes, path: str) -> LHEInit:
             init.generator = g.decode()
             break
     init.masses = header_masses(text[:start])
+    init.variations = from_initrwgt(text[:start].decode("utf-8", "replace"))
     return init
 
 
@@ -126,7 +134,10 @@ class LHEReader:
 
     The event weight is XWGTUP, which the LHEF standard defines as the event's weight and every
     generator fills with its nominal (MadGraph5_aMC@NLO and POWHEG included). The LHEF 3
-    ``<weights>``/``<rwgt>`` entries are the variations (scales, PDFs) around it and are not read.
+    ``<rwgt>``/``<weights>`` entries are the variations (scales, PDFs) around it: each event keeps
+    them as ratios to XWGTUP (``Events.variations``), named by the header's ``<initrwgt>`` (ids,
+    groups, texts; the block itself is kept for the writers). Every event must carry the same
+    weight ids in the same order.
     """
 
     def __init__(self, path: str | os.PathLike[str], process: Process = TTBAR, chunk_bytes: int = 32 << 20) -> None:
@@ -135,6 +146,8 @@ class LHEReader:
         self.chunk_bytes = chunk_bytes
         self.report = ReadReport(self.path)
         self.init: LHEInit | None = None
+        self.variation_set: VariationSet | None = None
+        self._warned: set[str] = set()
 
     def __iter__(self) -> Iterator[Events]:
         buffer = b""
@@ -149,6 +162,7 @@ class LHEReader:
                 if b"<LesHouchesEvents" not in buffer[: buffer.index(b"</init>")]:
                     raise self._not_lhe()
                 self.init = _parse_init(buffer, self.path)
+                self.variation_set = self.init.variations
                 if self.init.masses:  # the pole masses the sample was made with: in-peak windows, parametrisation
                     self.process = self.process.with_masses(self.init.masses)
                 buffer = buffer[buffer.index(b"</init>") + 7 :]
@@ -182,6 +196,7 @@ class LHEReader:
         """Parse a run of complete events; ``n_before`` events precede them in the file."""
         headers: list[bytes] = []
         particles: list[bytes] = []
+        tails: list[bytes] = []  # what follows the particle lines: <rwgt>, <weights>, <scales>, comments
         nups: list[int] = []
         for part in text.split(b"<event")[1:]:
             if part.startswith(b"group"):  # LHEF 3 <eventgroup> wrapper
@@ -202,6 +217,7 @@ class LHEReader:
             nups.append(nup)
             headers.append(head)
             particles.append(b"\n".join(lines[:nup]))
+            tails.append(lines[nup] if len(lines) > nup else b"")
         n = len(headers)
         if n == 0:
             return None
@@ -239,10 +255,79 @@ class LHEReader:
             j = int(np.nonzero(sel.accepted)[0][np.argmax(bad)])
             raise NonFiniteError("NaN or infinite XWGTUP", path=self.path, event=n_before + j,
                                  hint="fix or remove this event")
+        ratios = self._variations(tails, head[:, 2], n_before)
+        if ratios is not None:
+            ratios = ratios[sel.accepted]
+            for warning in check_ratios(ratios, self.variation_set, path=self.path):
+                if warning not in self._warned:
+                    self._warned.add(warning)
+                    warnings.warn(f"{self.path}: {warning}", stacklevel=2)
         idx = sel.index[sel.accepted]
-        events = Events(p[idx], pid[idx], weights, self.process, self._meta())
+        events = Events(p[idx], pid[idx], weights, self.process, self._meta(), variations=ratios,
+                        variation_set=None if ratios is None else self.variation_set)
         self.report.add(n, len(events), sel.skipped, weights, events.channel_counts())
+        if self.variation_set is not None:
+            self.report.variations = self.variation_set.summary()
         return events
+
+    def _variations(self, tails: list[bytes], nominal: np.ndarray, n_before: int) -> np.ndarray | None:
+        """Each event's variation weights as ratios to its XWGTUP (n, K), or None where the file has none."""
+        n = len(tails)
+        blob = b"\0".join(tails)
+        ends = np.cumsum([len(t) + 1 for t in tails])  # one past each event's tail in ``blob``
+        declared = self.variation_set
+        if b"<wgt" in blob:
+            found = list(_WGT.finditer(blob))
+            owner = np.searchsorted(ends, [m.start() for m in found], side="right")
+            ids = [m.group(1).decode("ascii", "replace") for m in found]
+            values = _parse_numbers(b" ".join(m.group(2) for m in found))
+            if values is None or len(values) != len(found):
+                raise self._malformed(n_before + int(owner[0]) if len(owner) else n_before, "unreadable <wgt> value")
+        elif b"<weights" in blob and any(m.group(1).strip() for m in _WEIGHTS.finditer(blob)):  # Pythia writes empty ones
+            found = list(_WEIGHTS.finditer(blob))
+            owner_of = np.searchsorted(ends, [m.start() for m in found], side="right")
+            rows = [_parse_numbers(m.group(1)) for m in found]
+            for j, r in zip(owner_of, rows):
+                if r is None:
+                    raise self._malformed(n_before + int(j), "unreadable <weights> list")
+            owner = np.repeat(owner_of, [len(r) for r in rows])
+            values = np.concatenate(rows) if rows else np.zeros(0)
+            if declared is None:
+                raise InputError("the events carry <weights> lists but the header declares no <initrwgt>",
+                                 path=self.path, event=n_before, hint="add the header's weight declarations")
+            ids = [declared.ids[k] if k < len(declared) else f"#{k}"
+                   for r in rows for k in range(len(r))]
+        else:
+            if declared is not None and n:
+                raise InputError(f"the header declares {len(declared)} variation weights, the event has none",
+                                 path=self.path, event=n_before, hint="every event must carry the same variation weights")
+            return None
+        counts = np.bincount(owner, minlength=n)
+        if declared is None:  # weights without <initrwgt>: named by the first event's ids, of unknown kind
+            first = ids[: counts[0]]
+            declared = self.variation_set = VariationSet(tuple(Variation(i, "other") for i in first))
+        k = len(declared)
+        wrong = counts != k
+        if wrong.any():
+            j = int(np.argmax(wrong))
+            raise InputError(f"event has {counts[j]} variation weights, the file's others {k}", path=self.path,
+                             event=n_before + j, hint="every event must carry the same variation weights")
+        table = np.array(ids, dtype=object).reshape(n, k)
+        moved = (table != np.array(declared.ids, dtype=object)).any(axis=1)
+        if moved.any():
+            j = int(np.argmax(moved))
+            col = int(np.argmax(table[j] != np.array(declared.ids, dtype=object)))
+            raise InputError(f"variation weight ids change: {table[j, col]!r} where {declared.ids[col]!r} was",
+                             path=self.path, event=n_before + j, hint="every event must list the same weight ids in order")
+        values = values.reshape(n, k)
+        w0 = nominal[:, None]
+        undefined = (w0 == 0) & (values != 0)
+        if undefined.any():
+            j = int(np.argwhere(undefined)[0, 0])
+            raise InputError("XWGTUP is 0 but a variation weight is not: its ratio to the nominal is undefined",
+                             path=self.path, event=n_before + j, hint="fix or remove this event")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(w0 == 0, 1.0, values / np.where(w0 == 0, 1.0, w0))
 
     def _meta(self) -> dict:
         assert self.init is not None

@@ -21,6 +21,7 @@ class ReadReport:
         negative: accepted events with a negative weight.
         weighted: whether the file carried weights that differ between events.
         channels: accepted events per decay channel.
+        variations: the theory variations each event carries, e.g. "9 scale, 102 pdf" ("" for none).
     """
 
     path: str
@@ -32,6 +33,7 @@ class ReadReport:
     negative: int = 0
     weighted: bool = False
     channels: Counter[str] = field(default_factory=Counter)
+    variations: str = ""
     _first_w: float | None = field(default=None, repr=False)
 
     def add(self, read: int, accepted: int, skipped: Counter[str], weights: np.ndarray | None = None,
@@ -62,7 +64,7 @@ class ReadReport:
         return self.sum_w**2 / self.sum_w2 if self.sum_w2 > 0 else 0.0
 
     def summary(self) -> str:
-        """One line, e.g. '1000 read, 990 accepted: 570 allhad, 360 ljets, 60 dilep; 10 skipped (10 × W → τν ...)',
+        """One line, e.g. '1000 read, 990 accepted: 570 allhad, 360 ljets, 60 dilep; 10 skipped (10 × t → W s or t → W d ...)',
         plus the weights."""
         n_skip = sum(self.skipped.values())
         text = f"{self.path}: {self.read} read, {self.accepted} accepted"
@@ -74,10 +76,12 @@ class ReadReport:
         if self.weighted:
             text += (f"; weighted: Σw = {self.sum_w:.6g}, {self.negative / max(self.accepted, 1):.1%} negative, "
                      f"effective size {self.effective_size:,.0f}")
+        if self.variations:
+            text += f"; variation weights: {self.variations}"
         return text
 
     def to_dict(self) -> dict:
         return {"path": self.path, "read": self.read, "accepted": self.accepted, "skipped": dict(self.skipped),
                 "sum_weights": self.sum_w, "negative_weights": self.negative,
                 "effective_size": self.effective_size, "weighted": self.weighted,
-                "channels": dict(self.channels)}
+                "channels": dict(self.channels), "variations": self.variations}

@@ -12,7 +12,10 @@ The layout is detected from the branches:
 
 Weights come from the first of ``genWeight`` (NanoAOD's nominal, lhcgan ≥ 0.2),
 ``LHEWeight_originalXWGTUP`` (NanoAOD's LHE weight) and ``weight`` (lhcgan < 0.2) in the
-tree; a file with none of them is unweighted.
+tree; a file with none of them is unweighted. The theory variations come from
+``LHEScaleWeight``, ``LHEPdfWeight``, ``PSWeight`` and ``LHEReweightingWeight`` where present
+(NanoAOD's ratios w_var / w_nominal, in the order their branch titles state), named by lhcgan's
+metadata in its own files and by the branch titles in NanoAOD.
 
 A damaged file (bad metadata, corrupt or truncated baskets, counts that do not match the
 particle arrays) ends in a one-line `MalformedFileError`, never a raw exception.
@@ -22,6 +25,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 
@@ -33,10 +38,11 @@ from lhcgan import physics
 from lhcgan.errors import LhcganError, MalformedFileError, NonFiniteError, SchemaError
 from lhcgan.events import Events
 from lhcgan.process import TTBAR, Process
-from lhcgan.reading.decay import TAU, TAUS, classify, find_slots
+from lhcgan.reading.decay import classify, find_slots
 from lhcgan.reading.report import ReadReport
 from lhcgan.reading.source import check_exists
 from lhcgan.rootschema import COLLECTION, LEGACY_COLLECTION, METADATA, WEIGHT_BRANCHES
+from lhcgan.variations import BRANCHES, KINDS, Variation, VariationSet, check_ratios
 
 KINEMATICS = ("pt", "eta", "phi")
 SCHEMAS = {
@@ -86,6 +92,7 @@ class RootReader:
                 self.process = self.process.with_masses(self.meta["masses"])
             keys = set(self.tree.keys())
             self.weight_branch = next((b for b in WEIGHT_BRANCHES if b in keys), None)
+            self.variation_set = self._variation_set(keys)
         except LhcganError:
             raise
         except Exception as exc:  # uproot, cramjam and json raise many types for a damaged file
@@ -126,12 +133,62 @@ class RootReader:
             if not isinstance(stored, dict):
                 raise MalformedFileError(f"{METADATA} is not a JSON object", path=self.path,
                                          hint="the file is damaged: regenerate it")
-            meta |= {k: v for k, v in stored.items() if k in ("ecm", "cross_section_pb", "generator", "seed")}
+            meta |= {k: v for k, v in stored.items() if k in ("ecm", "cross_section_pb", "cross_section_error_pb",
+                                                               "generator", "seed")}
             meta["lhcgan_metadata"] = stored
             masses = stored.get("masses")
             if isinstance(masses, dict) and all(isinstance(masses.get(k), (int, float)) for k in ("t", "W")):
                 meta["masses"] = {k: float(masses[k]) for k in ("t", "W")}
         return meta
+
+    def _variation_set(self, keys: set[str]) -> VariationSet | None:
+        """The variations the tree carries: lhcgan's metadata names them in its own files; in NanoAOD the
+        branch titles do (a branch whose events hold no entry, as an empty LHEReweightingWeight, is none)."""
+        stored = (self.meta.get("lhcgan_metadata") or {}).get("variations")
+        if stored:
+            return VariationSet.from_dict(stored)
+        entries, titles = [], []
+        for kind in KINDS:
+            branch = BRANCHES[kind]
+            if branch not in keys or not self.tree.num_entries:
+                continue
+            k = int(ak.num(self.tree[branch].array(entry_stop=1, library="ak"), axis=1)[0])
+            if k == 0:
+                continue
+            title = self.tree[branch].title
+            titles.append((kind, title))
+            texts = dict((int(j), t.strip()) for j, t in re.findall(r"\[(\d+)\] is ([^;]+)", title))
+            lha = re.search(r"LHA IDs?\s+(\d+)", title)
+            for j in range(k):
+                text = texts.get(j) or (f"LHA ID {int(lha.group(1)) + j}" if lha else "")
+                entries.append(Variation(f"{branch}[{j}]", kind, text, branch))
+        return VariationSet(tuple(entries), None, tuple(titles)) if entries else None
+
+    def _read_variations(self, start: int, stop: int) -> np.ndarray | None:
+        """The ratios (n, K) of entries [start, stop), in the order of ``variation_set``."""
+        vs = self.variation_set
+        if vs is None:
+            return None
+        n = stop - start
+        out = np.empty((n, len(vs)))
+        for kind in KINDS:
+            cols = vs.indices(kind)
+            if not cols:
+                continue
+            branch = BRANCHES[kind]
+            if branch not in self.tree:
+                raise SchemaError(f"the metadata names {len(cols)} {kind} variations, the tree has no {branch}",
+                                  path=self.path, hint="the file is damaged: regenerate it")
+            jagged = self.tree[branch].array(entry_start=start, entry_stop=stop, library="ak")
+            counts = ak.to_numpy(ak.num(jagged, axis=1))
+            wrong = counts != len(cols)
+            if len(counts) != n or wrong.any():
+                j = int(np.argmax(wrong)) if len(counts) == n else 0
+                raise SchemaError(f"event has {counts[j] if len(counts) == n else '?'} {branch} entries, "
+                                  f"the file's first {len(cols)}", path=self.path, event=start + j,
+                                  hint="every event must carry the same variation weights")
+            out[:, cols] = _flat(jagged).astype(np.float64).reshape(n, len(cols))
+        return out
 
     def __iter__(self) -> Iterator[Events]:
         prefix = SCHEMAS[self.collection][0]
@@ -141,8 +198,9 @@ class RootReader:
             stop = min(start + self.step, self.tree.num_entries)
             try:
                 arrays, weights = self._read(prefix, fields, start, stop)
+                ratios = self._read_variations(start, stop)
                 with np.errstate(all="ignore"):  # damaged values are caught as errors, not warnings
-                    events = self._select(arrays, weights, stop - start, n_before)
+                    events = self._select(arrays, weights, stop - start, n_before, ratios)
             except LhcganError as exc:
                 if exc.path is None:  # e.g. `Events` refusing a flavour: say where
                     exc.path = self.path
@@ -196,7 +254,8 @@ class RootReader:
                                      event=start + int(np.argmax(bad)), hint="fix or remove this event")
         return out, weights
 
-    def _select(self, a: dict[str, np.ndarray], weights: np.ndarray | None, n: int, n_before: int) -> Events:
+    def _select(self, a: dict[str, np.ndarray], weights: np.ndarray | None, n: int, n_before: int,
+                ratios: np.ndarray | None = None) -> Events:
         counts = a["counts"]
         ev = np.repeat(np.arange(n), counts)
         pt, eta, phi = (a[k].astype(np.float64) for k in KINEMATICS)
@@ -219,7 +278,13 @@ class RootReader:
             event = n_before + int(np.nonzero(accepted)[0][np.argmax(~finite)])
             raise NonFiniteError("NaN or infinite momentum", path=self.path, event=event, hint="fix or remove this event")
         w = None if weights is None else weights[accepted]
-        events = Events(p[idx], pid[idx], w, self.process, dict(self.meta))
+        if ratios is not None:
+            ratios = ratios[accepted]
+            for warning in check_ratios(ratios, self.variation_set, path=self.path, first_event=n_before):
+                warnings.warn(f"{self.path}: {warning}", stacklevel=3)
+            self.report.variations = self.variation_set.summary()
+        events = Events(p[idx], pid[idx], w, self.process, dict(self.meta), variations=ratios,
+                        variation_set=None if ratios is None else self.variation_set)
         self.report.add(n, len(events), skipped, w, events.channel_counts())
         return events
 
@@ -248,9 +313,7 @@ class RootReader:
             mask = outgoing & np.isin(pid, self.process.possible_ids(i))
             ok &= np.bincount(ev[mask], minlength=n) == 1
             index[ev[mask], i] = np.nonzero(mask)[0]
-        tau = np.bincount(ev[outgoing & np.isin(np.abs(pid), TAUS)], minlength=n) > 0
-        reasons = np.where(tau, TAU, LHE_NO_MATCH).astype(object)
-        good = ok & ~tau
-        reasons[good] = classify(pid[index[good]], self.process)[1]
+        reasons = np.full(n, LHE_NO_MATCH, dtype=object)
+        reasons[ok] = classify(pid[index[ok]], self.process)[1]
         accepted = reasons == ""
         return index, accepted, Counter(reasons[~accepted].tolist())

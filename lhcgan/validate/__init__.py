@@ -178,4 +178,13 @@ def format_table(metrics: dict) -> str:
                 cols += (f" {min(sub['in_peak_ratio'].values()):>8.3f} {sub['auc']:>6.3f} {max(kin):>9.4f}"
                          f" {'–' if met is None else f'{met:.4f}':>9} {_events(sub['amplification']['worth']):>10}")
             lines.append(cols)
+    if "variations" in metrics:
+        v = metrics["variations"]
+        worst = max(v["variations"].items(), key=lambda kv: kv[1]["max_deviation"])
+        failed = [k for k, rec in v["variations"].items() if not rec["passed"]]
+        lines.append(f"variations: {len(v['variations'])} judged in m(tt̄), pT(t), y(t), |Δy|; largest |R_gen/R_truth − 1| "
+                     f"{worst[1]['max_deviation']:.2%} ({worst[0]}, {worst[1]['worst']}); "
+                     + (f"{len(failed)} outside max(1 %, σ): {', '.join(failed[:5])}" if failed else "all within max(1 %, σ)")
+                     + (f"; 7-point m(tt̄) envelope width within {v['envelope']['m_ttbar']:.1%} of truth's"
+                        if "envelope" in v else ""))
     return "\n".join(lines)

@@ -34,7 +34,7 @@ def observables(events: Events) -> Observables:
     s = physics.momentum_sum(p)
     out["pt_ttbar"] = np.hypot(s[:, 0], s[:, 1])  # the recoil against radiation; 0 without it
     out["sum_px"], out["sum_py"] = s[:, 0], s[:, 1]
-    if any("leptonic" in used for used in events.process.used_modes()):
+    if events.process.has_neutrinos:
         out["met"] = missing_pt(events)
     return out
 
@@ -282,6 +282,10 @@ def summarise(generated: Events, truth: Events, *, training_size: int | None = N
                 metrics["channels"][name] = summarise(generated.channel(name), truth.channel(name),
                                                       training_size=None, auc_events=auc_events, binning=part,
                                                       per_channel=False)
+    if generated.variation_set is not None and truth.variation_set is not None:
+        from lhcgan.validate.variations import compare_variations
+
+        metrics["variations"] = compare_variations(generated, truth)
     return metrics
 
 

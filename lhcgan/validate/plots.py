@@ -189,8 +189,40 @@ def make_figures(generated: Events, truth: Events, og: Observables, ot: Observab
         w_pt_t = physics.pt(truth.momenta[:, [i, j]].sum(axis=1))
         yield Figure(f"dR_{r.name}_vs_pt", f"ΔR of the {r.name} daughters vs pT of the {r.name}", None), _two_d(
             w_pt_g, dr_g, w_pt_t, dr_t, (0, 500), (0, 5), f"$p_T$({r.label}) [GeV]", f"$\\Delta R$ of {r.label} daughters")
+    if generated.variation_set is not None and truth.variation_set is not None and len(truth.variation_set.envelope()) == 7:
+        yield Figure("m_ttbar_scale_band", "m(tt̄) with its 7-point scale envelope", None), scale_band_figure(generated, truth)
     if losses is not None and losses.is_file():
         yield Figure("loss_curves", "training losses", None), loss_figure(losses)
+
+
+def scale_band_figure(generated: Events, truth: Events, bins: int = 40) -> plt.Figure:
+    """m(tt̄) of both samples with their 7-point scale envelopes (the extremes of the varied distributions,
+    each normalised as the nominal is: a fraction of its Σw), and below, each envelope relative to its nominal."""
+    from lhcgan.validate.variations import observables as variation_observables
+
+    xg, xt = variation_observables(generated)["m_ttbar"], variation_observables(truth)["m_ttbar"]
+    lo = 10 * np.floor(float(np.min(xt)) / 10)
+    edges = np.linspace(lo, float(np.quantile(xt, 0.995)), bins + 1)
+    fig, (ax, rax) = plt.subplots(2, 1, figsize=(6, 5.5), sharex=True, gridspec_kw={"height_ratios": (3, 1), "hspace": 0.05})
+    for events, x, colour, label in ((truth, xt, TRUTH, "truth"), (generated, xg, GEN, "generated")):
+        w = np.ones(len(events)) if events.weights is None else events.weights
+        cols = [events.variation_set.ids.index(truth.variation_set.ids[k]) for k in truth.variation_set.envelope()]
+        nominal = np.histogram(x, edges, weights=w)[0]
+        varied = np.stack([np.histogram(x, edges, weights=w * events.variations[:, k])[0] for k in cols])
+        total = nominal.sum()
+        up, down = varied.max(axis=0) / total, varied.min(axis=0) / total
+        mplhep.histplot(nominal / total, edges, ax=ax, color=colour, label=f"{label}, nominal")
+        ax.stairs(up, edges, baseline=down, fill=True, color=colour, alpha=0.25 if label == "truth" else 0.35,
+                  label=f"{label}, 7-point scale envelope")
+        safe = np.where(nominal > 0, nominal / total, 1.0)
+        rax.stairs(up / safe, edges, baseline=down / safe, fill=True, color=colour, alpha=0.3)
+    ax.set_yscale("log")
+    ax.set_ylabel("fraction of events per bin")
+    ax.legend(fontsize=8)
+    rax.axhline(1, color="grey", lw=0.8)
+    rax.set_ylabel("varied / nominal")
+    rax.set_xlabel(r"$m(t\bar{t})$ [GeV]")
+    return fig
 
 
 def _two_d(xg, yg, xt, yt, xr, yr, xl: str, yl: str) -> plt.Figure:

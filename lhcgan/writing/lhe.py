@@ -15,7 +15,9 @@ momentum fractions are rebuilt from the event including the gluon.
 
 from __future__ import annotations
 
+import html
 import io
+import itertools
 import json
 import os
 import warnings
@@ -25,9 +27,10 @@ from typing import IO, Any
 import numpy as np
 
 from lhcgan import physics
-from lhcgan.errors import ConfigError
+from lhcgan.errors import ConfigError, OutputError
 from lhcgan.events import Events
 from lhcgan.process import Process
+from lhcgan.variations import VariationSet
 from lhcgan.version import __version__
 from lhcgan.atomic import atomic_output
 from lhcgan.writing.chunks import as_chunks
@@ -115,7 +118,8 @@ def _event_table(events: Events, layout: _Layout, ecm: float) -> tuple[np.ndarra
     """Numbers of every line of every event: (N, 6 + 11·lines) and the mask of physical events."""
     n = len(events)
     proc = layout.process
-    p4 = events.to_four_momenta()  # (N, 6, 4) E, px, py, pz
+    masses = events.masses  # (N, 6) GeV: each slot's from the event's flavours (a τ has its mass)
+    p4 = physics.to_four_momenta(events.momenta, masses)  # (N, 6, 4) E, px, py, pz
     total = p4.sum(axis=1)
     if layout.recoil:  # a massless gluon with −pT(tt̄) at the rapidity of the tt̄ system
         kt = np.hypot(total[:, 1], total[:, 2])
@@ -143,7 +147,7 @@ def _event_table(events: Events, layout: _Layout, ecm: float) -> tuple[np.ndarra
         elif kind == "recoil":
             kin.append(with_mass(gluon, zeros))
         else:
-            kin.append(with_mass(p4[:, item], np.full(n, proc.slots[item].mass)))
+            kin.append(with_mass(p4[:, item], masses[:, item]))
     ids = []
     for kind, item in layout.lines:
         ids.append(np.full(n, GLUON) if kind in ("in", "recoil") else np.full(n, item.pdg) if kind == "res"
@@ -161,6 +165,28 @@ def _event_table(events: Events, layout: _Layout, ecm: float) -> tuple[np.ndarra
         cols += [ids[k], np.full(n, st), np.full(n, m1), np.full(n, m2), np.full(n, c1), np.full(n, c2)]
         cols += list(kin[k].T)
     return np.stack([np.asarray(c, dtype=np.float64) for c in cols], axis=1), ok
+
+
+def _initrwgt(variations: VariationSet) -> str:
+    """The header's ``<initrwgt>`` block: the input's as it was, else one made from the entries, grouped."""
+    if variations.initrwgt:
+        return variations.initrwgt.strip() + "\n"
+    out = ["<initrwgt>"]
+    for group, members in itertools.groupby(variations.entries, key=lambda v: v.group or v.kind):
+        members = list(members)
+        combine = ' combine="envelope"' if members[0].kind == "scale" else ""  # a PDF's rule is its set's
+        out.append(f'<weightgroup name="{html.escape(group)}"{combine}>')
+        out += [f'<weight id="{html.escape(v.id)}"> {html.escape(v.text)} </weight>' for v in members]
+        out.append("</weightgroup>")
+    return "\n".join(out + ["</initrwgt>"]) + "\n"
+
+
+def _rwgt_texts(events: Events) -> list[str]:
+    """Each event's ``<rwgt>`` block: the absolute variation weights, XWGTUP × ratio."""
+    assert events.variation_set is not None
+    template = "<rwgt>\n" + "".join(f'<wgt id="{html.escape(i)}"> {_NUM} </wgt>\n'
+                                      for i in events.variation_set.ids) + "</rwgt>\n"
+    return [template % tuple(row) for row in events.variation_weights().tolist()]
 
 
 def _open_text(path: os.PathLike[str] | str, gz: bool) -> IO[str]:
@@ -205,10 +231,17 @@ def write_lhe(
                 info |= {k: v for k, v in chunk.meta.items() if k in ("source", "seed", "generator")}
                 info |= metadata or {}
                 out.write('<LesHouchesEvents version="3.0">\n<header>\n<lhcgan>\n')
-                out.write(json.dumps(info, default=str) + "\n</lhcgan>\n</header>\n")
+                out.write(json.dumps(info, default=str) + "\n</lhcgan>\n")
+                variations = chunk.variation_set
+                if variations is not None:
+                    out.write(_initrwgt(variations))
+                out.write("</header>\n")
                 beams = tuple(chunk.meta.get("beams") or (2212, 2212))  # the input's, where known (pp̄ at the Tevatron)
                 out.write(_init_block(ecm, xsec, 3 if unweighted else -4, beams))
             assert ecm is not None
+            if chunk.variation_set != variations:
+                raise OutputError("the chunks carry different variation weights", path=path,
+                                  hint="write samples with the same variations to one file")
             recoils = physics.pt_balance(chunk.momenta) > physics.BALANCED  # these get a recoil gluon
             keys = np.concatenate([chunk.process.modes_of(chunk.pdg), recoils[:, None]], axis=1)
             texts = np.empty(len(chunk), dtype=object)
@@ -220,8 +253,13 @@ def write_lhe(
                     layouts[k] = _Layout(chunk.process, recoil=bool(k[-1]), modes=k[:-1])
                 lay = layouts[k]
                 if mask.any():
-                    table, ok_part = _event_table(chunk[mask], lay, ecm)
-                    texts[np.nonzero(mask)[0][ok_part]] = [lay.template % tuple(row) for row in table[ok_part].tolist()]
+                    part = chunk[mask]
+                    table, ok_part = _event_table(part, lay, ecm)
+                    rows = [lay.template % tuple(row) for row in table[ok_part].tolist()]
+                    if variations is not None:  # before </event>: the weights of each kept event
+                        rows = [r[: -len("</event>\n")] + w + "</event>\n"
+                                for r, w in zip(rows, _rwgt_texts(part[ok_part]))]
+                    texts[np.nonzero(mask)[0][ok_part]] = rows
                     ok[mask] = ok_part
             n_dropped += int((~ok).sum())
             out.write("".join(texts[ok].tolist()))

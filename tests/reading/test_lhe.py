@@ -9,7 +9,8 @@ import pytest
 import lhcgan
 from lhcgan.errors import FileMissingError, MalformedFileError, NonFiniteError, TruncatedFileError, WrongProcessError
 from lhcgan.reading import LHEReader
-from lhcgan.reading.decay import NO_MODE, TAU, TOP_CKM, W_CKM, not_selected
+from lhcgan.process import TAU_MASS
+from lhcgan.reading.decay import NO_MODE, TOP_CKM, W_CKM, not_selected
 from lhcgan.simulate import make_pythia, pythia_settings
 from tests.shared import NON_TTBAR_LHE, shared_file
 
@@ -121,13 +122,31 @@ def test_leptonic_events_are_read_as_their_channel(ttbar_lhe, tmp_path):
     assert only.report.skipped[not_selected("ljets")] == n_lep and len(only) == len(ev) - n_lep
 
 
-@pytest.mark.parametrize(("nu", "lepton", "reason"), [("16", "-15", TAU), ("12", "-13", NO_MODE)])
-def test_tau_and_mismatched_leptons_are_skipped_and_counted(ttbar_lhe, tmp_path, nu, lepton, reason):
+def test_tau_events_are_read_as_their_channel_with_the_tau_mass(ttbar_lhe, tmp_path):
     path = tmp_path / "tau.lhe"
-    make_leptonic(ttbar_lhe, path, nu, lepton)
+    make_leptonic(ttbar_lhe, path, "16", "-15")
     ev = lhcgan.read(path)
-    assert 740 <= ev.report.skipped[reason] <= 750  # a few are CKM-suppressed, counted as such first
+    tau = ev.pdg[:, 2] == -15
+    assert ev.report.channels["taujets"] == tau.sum() and 740 <= tau.sum() <= 750  # a few CKM-suppressed, skipped
     assert ev.report.accepted == ev.report.read - sum(ev.report.skipped.values())
+    # the τ is on its own mass shell, its ν_τ and every other lepton and light quark massless
+    p4 = ev.to_four_momenta()
+    m = np.sqrt(np.clip(p4[..., 0] ** 2 - (p4[..., 1:] ** 2).sum(-1), 0, None))
+    np.testing.assert_allclose(m[tau, 2], TAU_MASS, rtol=1e-6)
+    np.testing.assert_allclose(m[~tau, 2], 0, atol=1e-3)
+    assert (ev.masses[tau, 2] == TAU_MASS).all() and (ev.masses[:, 1] == 0).all()
+    only = lhcgan.read(path, channels=["allhad"])
+    assert only.report.skipped[not_selected("taujets")] == tau.sum()
+
+
+def test_mismatched_leptons_are_skipped_and_counted(ttbar_lhe, tmp_path):
+    path = tmp_path / "mixed.lhe"
+    make_leptonic(ttbar_lhe, path, "12", "-13")
+    ev = lhcgan.read(path)
+    assert 740 <= ev.report.skipped[NO_MODE] <= 750  # a few are CKM-suppressed, counted as such first
+    assert ev.report.accepted == ev.report.read - sum(ev.report.skipped.values())
+    make_leptonic(ttbar_lhe, path, "16", "-13")  # ν_τ μ⁺: no mode either, a τ does not rescue it
+    assert 740 <= lhcgan.read(path).report.skipped[NO_MODE] <= 750
 
 
 def test_streaming_in_small_chunks_gives_the_same_events(ttbar_lhe, ttbar):
@@ -243,12 +262,14 @@ def test_a_full_decay_sample_is_read_channel_by_channel(tmp_path):
         rows = [r for r in rows if len(r) == 13]
         w_lines = {str(i + 1) for i, r in enumerate(rows) if abs(int(r[0])) == 24}
         kids = [abs(int(r[0])) for r in rows if r[2] in w_lines and abs(int(r[0])) != 24]
-        if 15 in kids or 16 in kids:
-            expect["tau"] += 1
-        elif not any(k == 5 for k in kids):  # W → q b is skipped as off-diagonal CKM
-            expect[("allhad", "ljets", "dilep")[sum(k in (11, 12, 13, 14) for k in kids) // 2]] += 1
-    assert ev.report.skipped[TAU] == expect["tau"] > 60  # about one W in nine decays to τν
-    for name in ("allhad", "ljets", "dilep"):
+        if not any(k == 5 for k in kids):  # W → q b is skipped as off-diagonal CKM
+            light, taus = sum(k in (11, 12, 13, 14) for k in kids) // 2, sum(k in (15, 16) for k in kids) // 2
+            expect[{(0, 0): "allhad", (1, 0): "ljets", (2, 0): "dilep", (0, 1): "taujets"}.get((light, taus),
+                                                                                             "taudilep")] += 1
+    # every W decay is read: the events skipped are the off-diagonal CKM ones alone
+    assert set(ev.report.skipped) <= {TOP_CKM, W_CKM}
+    assert expect["taujets"] > 60 and expect["taudilep"] > 5  # about one W in nine decays to τν
+    for name in ("allhad", "ljets", "dilep", "taujets", "taudilep"):
         # the text count does not see t → W s/d, which the reader skips: at most a few events apart
         assert abs(ev.report.channels[name] - expect[name]) <= 3, name
     assert ev.report.channels["dilep"] > 10 and ev.process.name == "ttbar"

@@ -1,0 +1,46 @@
+"""The tt̄ system's kinematics, under one set of names: a leaf that the refiner, the sample checks and
+validation all use.
+
+The system is the sum of the primary resonances (t and t̄); its features are the observables tt̄
+analyses publish: m(tt̄), the tops' rapidity gap and pT, the system's rapidity and, where the sample
+recoils against radiation, its pT.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from lhcgan import physics
+from lhcgan.process import Process
+
+#: Median system pT (GeV) above which a sample recoils; a balanced sample's is float rounding.
+RECOIL = 1e-3
+
+
+def recoils(features: dict[str, np.ndarray]) -> bool:
+    """Whether events with these `system_features` recoil: their median system pT is above `RECOIL`."""
+    return float(np.median(features["pt_system"])) > RECOIL
+
+
+def system_features(momenta: np.ndarray, masses: Any, process: Process, signed: bool = False) -> dict[str, np.ndarray]:
+    """The tt̄ system's features, name → (N,), of events' momenta (N, n, 3) GeV with their slot masses
+    ((n,) or per event (N, n) GeV, as `Events.masses`): the invariant mass (GeV) of the primary resonances
+    together, their rapidity gap, each one's pT (GeV), the system's rapidity and pT (GeV).
+
+    ``signed`` keeps the signs of the rapidity gap and the system's rapidity; by default their absolute
+    values, the invariants of z → −z (a sample learnt with that symmetry is symmetric by construction).
+    """
+    p4 = physics.to_four_momenta(np.asarray(momenta, np.float64), np.asarray(masses, np.float64))
+    prim = [p4[:, list(r.members)].sum(axis=1) for r in process.primaries]
+    system = sum(prim)
+    gap = physics.rapidity(prim[0]) - physics.rapidity(prim[1])
+    y = physics.rapidity(system)
+    out = {"m_system": np.sqrt(np.clip(system[:, 0] ** 2 - (system[:, 1:] ** 2).sum(-1), 0, None)),
+           "dy_primaries": gap if signed else np.abs(gap),
+           "y_system": y if signed else np.abs(y)}
+    for r, q in zip(process.primaries, prim):
+        out[f"pt_{r.name}"] = np.hypot(q[:, 1], q[:, 2])
+    out["pt_system"] = np.hypot(system[:, 1], system[:, 2])
+    return out
