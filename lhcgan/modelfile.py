@@ -210,7 +210,7 @@ class TrainedModel:
                                  hint="the model is broken: retrain it")
             p, pdg = p[ok], pdg[ok]
             if self.refiner is not None:
-                keep = self.refiner.accept_momenta(p, process.masses_of(pdg), process, rng_refine)
+                keep = self.refiner.accept_momenta(p, pdg, process, rng_refine)
                 p, pdg = p[keep], pdg[keep]
             p, pdg = p[: n - done], pdg[: n - done]
             done += len(p)

@@ -82,19 +82,30 @@ class Refiner:
     log_bound: float
     signed: bool = False
     training_events: float = 0.0
+    #: per decay channel, log of the tilt's mean on the generator's events of that channel: divided out, so
+    #: rejection keeps every channel at the same rate and the sample's channel fractions stay as drawn
+    channel_log_norms: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def log_weights(self, events: Events) -> np.ndarray:
-        """log w (N,) of events, normalised so that w has mean 1 on the generator's events."""
-        return self.log_weights_of(events.momenta, events.masses, events.process)
+        """log w (N,) of events, normalised so that w has mean 1 on the generator's events of each channel."""
+        return self.log_weights_of(events.momenta, events.pdg, events.process)
 
-    def log_weights_of(self, momenta: np.ndarray, masses: np.ndarray, process: Process) -> np.ndarray:
-        """log w (N,) of momenta (N, n, 3) GeV of ``process``, with their slot masses (N, n) GeV."""
+    def log_weights_of(self, momenta: np.ndarray, pdg: np.ndarray, process: Process) -> np.ndarray:
+        """log w (N,) of momenta (N, n, 3) GeV and PDG ids (N, n) of ``process`` (their slot masses and channels)."""
+        f = self._tilt(momenta, process.masses_of(pdg), process) - self.log_norm
+        if self.channel_log_norms:
+            shifts = np.array([self.channel_log_norms.get(c.name, 0.0) for c in process.channels] + [0.0])
+            f -= shifts[process.channel_of(pdg)]
+        return f
+
+    def _tilt(self, momenta: np.ndarray, masses: np.ndarray, process: Process) -> np.ndarray:
+        """Σ_F f_F (N,): the tilt's log, unnormalised."""
         feats = system_features(momenta, masses, process, self.signed)
         f = np.zeros(len(momenta))
         for k, name in enumerate(self.names):
             i, t = _locate(feats[name], self.knots[k])
             f += (1 - t) * self.values[k, i] + t * self.values[k, i + 1]
-        return f - self.log_norm
+        return f
 
     @property
     def acceptance(self) -> float:
@@ -109,23 +120,24 @@ class Refiner:
 
     def accept(self, events: Events, rng: np.random.Generator) -> np.ndarray:
         """Which events (N,) bool rejection keeps: each with probability min(1, w/w_bound); one uniform each."""
-        return self.accept_momenta(events.momenta, events.masses, events.process, rng)
+        return self.accept_momenta(events.momenta, events.pdg, events.process, rng)
 
-    def accept_momenta(self, momenta: np.ndarray, masses: np.ndarray, process: Process,
+    def accept_momenta(self, momenta: np.ndarray, pdg: np.ndarray, process: Process,
                        rng: np.random.Generator) -> np.ndarray:
-        """`accept` for momenta (N, n, 3) GeV of ``process`` and their slot masses (N, n) GeV, before they
-        become `Events`."""
+        """`accept` for momenta (N, n, 3) GeV and PDG ids (N, n) of ``process``, before they become `Events`."""
         u = rng.random(len(momenta))
-        return np.log(np.maximum(u, 1e-300)) < self.log_weights_of(momenta, masses, process) - self.log_bound
+        return np.log(np.maximum(u, 1e-300)) < self.log_weights_of(momenta, pdg, process) - self.log_bound
 
     def to_dict(self) -> dict[str, Any]:
         return {"names": list(self.names), "knots": self.knots.tolist(), "values": self.values.tolist(),
-                "log_norm": self.log_norm, "log_bound": self.log_bound, "signed": self.signed, "training_events": self.training_events}
+                "log_norm": self.log_norm, "log_bound": self.log_bound, "signed": self.signed, "training_events": self.training_events,
+                "channel_log_norms": dict(self.channel_log_norms)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Refiner":
         return cls(tuple(d["names"]), np.asarray(d["knots"], np.float64), np.asarray(d["values"], np.float64),
-                   float(d["log_norm"]), float(d["log_bound"]), bool(d.get("signed", False)), float(d.get("training_events", 0.0)))
+                   float(d["log_norm"]), float(d["log_bound"]), bool(d.get("signed", False)), float(d.get("training_events", 0.0)),
+                   {k: float(v) for k, v in (d.get("channel_log_norms") or {}).items()})
 
     @classmethod
     def fit(cls, training: Events, generated: Events, *, strength: float = STRENGTH, signed: bool = False,
@@ -183,10 +195,23 @@ class Refiner:
         opt.step(closure)
         with torch.no_grad():
             values = theta.view(len(names), -1).numpy().copy()
-            f = f_of(ig, tg)
-            log_norm = float(torch.logsumexp(f, 0) - np.log(len(f)))
-            log_bound = float(f.max()) - log_norm
-        return cls(names, knots, values, log_norm, log_bound, signed, n_eff)
+            f = f_of(ig, tg).numpy()
+        log_norm = float(_log_mean_exp(f))
+        # each channel's tilt has mean 1 on its own generated events: rejection then keeps the channels' shares
+        channel = generated.process.channel_of(generated.pdg)
+        shifts = {c.name: float(_log_mean_exp(f[channel == k]) - log_norm)
+                  for k, c in enumerate(generated.process.channels) if (channel == k).any()}
+        if len(shifts) < 2:
+            shifts = {}
+        per_event = np.array([shifts.get(c.name, 0.0) for c in generated.process.channels] + [0.0])[channel]
+        log_bound = float((f - log_norm - per_event).max())
+        return cls(names, knots, values, log_norm, log_bound, signed, n_eff, shifts)
+
+
+def _log_mean_exp(f: np.ndarray) -> float:
+    """log of the mean of exp(f) (N,), computed without overflow."""
+    top = float(f.max())
+    return top + float(np.log(np.mean(np.exp(f - top))))
 
 
 def _normal_cdf(z: np.ndarray) -> np.ndarray:

@@ -184,7 +184,8 @@ def format_table(metrics: dict) -> str:
         failed = [k for k, rec in v["variations"].items() if not rec["passed"]]
         lines.append(f"variations: {len(v['variations'])} judged in m(tt̄), pT(t), y(t), |Δy|; largest |R_gen/R_truth − 1| "
                      f"{worst[1]['max_deviation']:.2%} ({worst[0]}, {worst[1]['worst']}); "
-                     + (f"{len(failed)} outside max(1 %, σ): {', '.join(failed[:5])}" if failed else "all within max(1 %, σ)")
+                     + (f"{len(failed)} outside max(1 %, {v['z']:.1f}σ): {', '.join(failed[:5])}" if failed
+                        else f"all within max(1 %, {v['z']:.1f}σ)")
                      + (f"; 7-point m(tt̄) envelope width within {v['envelope']['m_ttbar']:.1%} of truth's"
                         if "envelope" in v else ""))
     return "\n".join(lines)

@@ -212,10 +212,14 @@ def scale_band_figure(generated: Events, truth: Events, bins: int = 40) -> plt.F
         total = nominal.sum()
         up, down = varied.max(axis=0) / total, varied.min(axis=0) / total
         mplhep.histplot(nominal / total, edges, ax=ax, color=colour, label=f"{label}, nominal")
-        ax.stairs(up, edges, baseline=down, fill=True, color=colour, alpha=0.25 if label == "truth" else 0.35,
-                  label=f"{label}, 7-point scale envelope")
         safe = np.where(nominal > 0, nominal / total, 1.0)
-        rax.stairs(up / safe, edges, baseline=down / safe, fill=True, color=colour, alpha=0.3)
+        if label == "truth":  # the truth's envelope filled, the generated one's edges drawn over it
+            ax.stairs(up, edges, baseline=down, fill=True, color="grey", alpha=0.35, label="truth, 7-point scale envelope")
+            rax.stairs(up / safe, edges, baseline=down / safe, fill=True, color="grey", alpha=0.35)
+        else:
+            for band, name in ((up, "generated, 7-point scale envelope"), (down, None)):
+                ax.stairs(band, edges, baseline=None, color=colour, lw=1, ls="--", label=name)
+                rax.stairs(band / safe, edges, baseline=None, color=colour, lw=1.2, ls="--")
     ax.set_yscale("log")
     ax.set_ylabel("fraction of events per bin")
     ax.legend(fontsize=8)

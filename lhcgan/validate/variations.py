@@ -12,12 +12,16 @@ from typing import Any
 
 import numpy as np
 
+from statistics import NormalDist
+
 from lhcgan import physics
 from lhcgan.events import Events
 
 #: Bins per observable (equal width over the truth's 0.1–99.9 % range); only bins with ≥ MIN_SHARE of the
-#: truth's events are judged. A bin passes where |R_gen − R_truth| ≤ max(TOLERANCE · R_truth, σ).
-N_BINS, MIN_SHARE, TOLERANCE = 40, 0.01, 0.01
+#: truth's events are judged. A bin passes where |R_gen − R_truth| ≤ max(TOLERANCE · R_truth, z σ): within 1 %,
+#: or within the statistical error, with z such that a generator equal to the truth fails at most FALSE_ALARM
+#: of comparisons over all judged bins of all variations (Bonferroni; z ≈ 4.1 for 140 bins × 11 variations).
+N_BINS, MIN_SHARE, TOLERANCE, FALSE_ALARM = 40, 0.01, 0.01, 0.05
 #: The envelope's width may differ from the truth's by this fraction in every bin.
 ENVELOPE_TOLERANCE = 0.10
 
@@ -53,7 +57,8 @@ def compare_variations(generated: Events, truth: Events) -> dict[str, Any]:
     """Each variation of ``truth`` against the generated events' learnt ratios, in the bins of `observables`.
 
     Returns {"variations": {id: {"max_deviation": largest |R_gen/R_truth − 1| over judged bins,
-    "max_pull": largest |ΔR|/σ, "worst": "m_ttbar bin 412–437 GeV", "passed": bool}}, "envelope":
+    "max_pull": largest |ΔR|/σ, "worst": "m_ttbar bin 412–437 GeV", "passed": bool}}, "z": the statistical
+    allowance in σ, "envelope":
     {"m_ttbar": largest |width_gen/width_truth − 1|, "passed": bool} where the truth has the 7 scale
     points, "passed": all of them}.
     """
@@ -68,6 +73,7 @@ def compare_variations(generated: Events, truth: Events) -> dict[str, Any]:
     rg, rt = generated.variations[:, gi], truth.variations[:, ti]
     out: dict[str, Any] = {"variations": {i: {"max_deviation": 0.0, "max_pull": 0.0, "worst": "", "passed": True}
                                           for i in ids}}
+    binned = {}  # the judged bins of every observable first: their number sets the statistical allowance z
     envelope_cols = [ids.index(truth.variation_set.ids[k]) for k in truth.variation_set.envelope()
                      if truth.variation_set.ids[k] in ids]
     for name, xt in ot.items():
@@ -75,14 +81,18 @@ def compare_variations(generated: Events, truth: Events) -> dict[str, Any]:
         edges = np.linspace(lo, hi, N_BINS + 1)
         r_t, s_t, n_t = binned_ratio(xt, wt, rt, edges)
         r_g, s_g, _ = binned_ratio(og[name], wg, rg, edges)
-        judged = n_t >= MIN_SHARE * wt.sum()
-        sigma = np.hypot(s_t, s_g)
+        binned[name] = (edges, r_t, r_g, np.hypot(s_t, s_g), (n_t >= MIN_SHARE * wt.sum()) & (r_t != 0).all(axis=1))
+    n_judged = max(sum(int(b[-1].sum()) for b in binned.values()), 1)
+    z = NormalDist().inv_cdf(1 - FALSE_ALARM / (2 * n_judged * len(ids)))
+    out["z"] = z
+    for name, (edges, r_t, r_g, sigma, judged) in binned.items():
         dev = np.abs(r_g - r_t)
+        safe_t = np.where(judged[:, None], np.abs(r_t), 1.0)
         for k, i in enumerate(ids):
             rec = out["variations"][i]
-            rel = np.where(judged, dev[:, k] / np.abs(r_t[:, k]), 0.0)
+            rel = np.where(judged, dev[:, k] / safe_t[:, k], 0.0)
             pull = np.where(judged, dev[:, k] / np.maximum(sigma[:, k], 1e-300), 0.0)
-            bad = judged & (dev[:, k] > np.maximum(TOLERANCE * np.abs(r_t[:, k]), sigma[:, k]))
+            bad = judged & (dev[:, k] > np.maximum(TOLERANCE * safe_t[:, k], z * sigma[:, k]))
             j = int(np.argmax(rel))
             if rel[j] > rec["max_deviation"]:
                 rec["max_deviation"], rec["worst"] = float(rel[j]), f"{name} bin {edges[j]:.3g}–{edges[j + 1]:.3g}"
