@@ -27,12 +27,16 @@ def test_the_shipped_model_of_every_channel_generates_each_channel():
     from lhcgan.modelfile import TrainedModel
 
     model = TrainedModel.load(SAMPLE.parent / "ttbar_all_channels_model.pt")
-    assert model.channels == ["allhad", "ljets", "dilep"] and model.generator.n_condition == 2
+    assert model.channels == ["allhad", "ljets", "dilep", "taujets", "taudilep"] and model.generator.n_condition == 4
     mix = model.sample(20000, seed=3)
     f = mix.channel_fractions()
-    # W → q q̄′ 67.4 %, e ν and μ ν 2 × 10.8 %, renormalised without τ: 0.757², 2 · 0.757 · 0.243, 0.243²
-    assert f == {"allhad": pytest.approx(0.573, abs=0.015), "ljets": pytest.approx(0.368, abs=0.015),
-                 "dilep": pytest.approx(0.059, abs=0.006)}
+    # every W decay: q q̄′ 67.4 %, e ν and μ ν 2 × 10.8 %, τ ν 10.8 % (renormalised to 1: 0.676, 0.216, 0.108)
+    assert f == {"allhad": pytest.approx(0.457, abs=0.015), "ljets": pytest.approx(0.292, abs=0.015),
+                 "dilep": pytest.approx(0.047, abs=0.006), "taujets": pytest.approx(0.146, abs=0.012),
+                 "taudilep": pytest.approx(0.058, abs=0.006)}
+    tau = np.abs(mix.pdg) == 15
+    p4 = mix.to_four_momenta()
+    np.testing.assert_allclose(np.sqrt(p4[tau][:, 0] ** 2 - (p4[tau][:, 1:] ** 2).sum(-1)), 1.77686, rtol=1e-5)
     for name in model.channels:
         one = model.sample(3000, seed=4, channel=name)
         assert set(one.channel_counts()) == {name}
