@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import platform
 import statistics
 import tempfile
@@ -24,9 +25,10 @@ from pathlib import Path
 import torch
 
 import lhcgan
+from machine import cpu_name  # benchmarks/machine.py, beside this script
 from lhcgan.config import load_card
 from lhcgan.generate import generate
-from lhcgan.model import Generator, autocast
+from lhcgan.model import Generator, autocast, cpu_has_bf16
 from lhcgan.modelfile import NET_SLICE, TrainedModel
 from lhcgan.simulate import make_pythia, pythia_settings, simulate
 from lhcgan.train import Trainer
@@ -107,7 +109,8 @@ def main() -> None:
         z = model.generator.noise(200_000)
         net_rate = network_rate(model, z, bf16=False)
         cfg = model.config
-        bf16 = isinstance(autocast(torch.device("cpu"), cfg.bf16, cfg.cpu_bf16), torch.autocast)
+        # as generation runs it: bf16 where the model was trained so and the CPU has it natively
+        bf16 = isinstance(autocast(torch.device("cpu"), cfg.bf16, bool(cfg.cpu_bf16) and cpu_has_bf16()), torch.autocast)
         net_rate_used = network_rate(model, z, bf16=True) if bf16 else net_rate
         paper = load_card("paper")
         paper_net = TrainedModel(Generator(paper.latent, paper.hidden, paper.layers, 18, paper.residual), model.bridge,
@@ -130,6 +133,8 @@ def main() -> None:
     arch = f"{model.config.layers}×{model.config.hidden}"
     print(f"lhcgan {lhcgan.__version__} generation benchmark, {platform.machine()}, {threads} threads, "
           f"generator {arch} ({generator_flops(model) / 1e6:.2f} MFLOP/event)")
+    print(f"CPU: {cpu_name()}; instruction-set path: torch {torch.backends.cpu.get_cpu_capability()}, "
+          f"oneDNN {os.environ.get('ONEDNN_MAX_CPU_ISA', 'native')}, native bf16 {'yes' if cpu_has_bf16() else 'no'}")
     print(f"{'generation → ROOT (lhcgan generate)':<46} {gen_rate:>12,.0f} ev/s")
     if plain_rate:
         print(f"{'  the same without its refinement':<46} {plain_rate:>12,.0f} ev/s   "

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -30,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 import lhcgan
+from machine import cpu_name  # benchmarks/machine.py, beside this script
 from lhcgan.cli import main as cli
 from lhcgan.generate import generate
 from lhcgan.modelfile import TrainedModel
@@ -37,16 +37,6 @@ from lhcgan.sample import split_holdout
 from lhcgan.simulate import SCALE_POINTS, simulate
 from lhcgan.validate.variations import MIN_SHARE, N_BINS, binned_ratio, compare_variations, observables
 from lhcgan.variation_model import fit_variations
-
-
-def cpu_name() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def varied_truth_rows(generated: lhcgan.Events, nominal: lhcgan.Events, varied: dict[str, lhcgan.Events]) -> list[str]:

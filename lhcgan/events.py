@@ -219,8 +219,9 @@ class Events:
 
     def flavour_counts(self) -> Counter[tuple[int, ...]]:
         """Number of events of each flavour combination (a tuple of 6 PDG ids)."""
-        combos, counts = np.unique(self.pdg, axis=0, return_counts=True)
-        return Counter({tuple(int(i) for i in c): int(n) for c, n in zip(combos, counts)})
+        keys, combos = _flavour_keys(self.pdg)
+        counts = np.bincount(np.searchsorted(combos, keys), minlength=len(combos))
+        return Counter({tuple(int(i) for i in _unpack(c, self.pdg.shape[1])): int(n) for c, n in zip(combos, counts)})
 
     def flavour_fractions(self) -> dict[tuple[int, ...], float]:
         """Fractions of each flavour combination (a tuple of 6 PDG ids), summing to 1: of the events, or of
@@ -229,6 +230,21 @@ class Events:
             return counts_to_fractions(self.flavour_counts())
         combos, shares = row_shares(self.pdg, self.weights)
         return {tuple(int(i) for i in c): float(v) for c, v in zip(combos, shares) if v > 0}
+
+
+_ID_BITS, _ID_OFFSET = 8, 128  # a PDG id of the slots (|id| ≤ 40) in one byte of a row's key
+
+
+def _flavour_keys(pdg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row of PDG ids (N, k ≤ 8) packed into one int64 (N,), and the distinct keys, sorted: a 1-D
+    unique is ten times faster than ``np.unique(axis=0)``, which generation pays for every chunk written."""
+    shifted = (np.asarray(pdg, np.int64) + _ID_OFFSET) << (_ID_BITS * np.arange(pdg.shape[1], dtype=np.int64))
+    keys = np.bitwise_or.reduce(shifted, axis=1) if pdg.shape[1] else np.zeros(len(pdg), np.int64)
+    return keys, np.unique(keys)
+
+
+def _unpack(key: int, k: int) -> list[int]:
+    return [int((int(key) >> (_ID_BITS * j)) & ((1 << _ID_BITS) - 1)) - _ID_OFFSET for j in range(k)]
 
 
 def channel_totals(process: Process, table: Mapping[tuple[int, ...], float]) -> dict[str, float]:

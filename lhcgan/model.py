@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -43,7 +44,11 @@ Parametrisation = Standardizer | DecayParametrisation
 
 @functools.cache
 def cpu_has_bf16() -> bool:
-    """Whether this CPU multiplies bf16 matrices natively (AVX-512 bf16 or AMX)."""
+    """Whether this CPU multiplies bf16 matrices natively (AVX-512 bf16 or AMX), and oneDNN may use it: with
+    ``ONEDNN_MAX_CPU_ISA`` capped below those (AVX2, say) bf16 runs emulated, several times slower than fp32."""
+    isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper()
+    if isa and not any(k in isa for k in ("BF16", "AMX", "ALL", "AVX10")):
+        return False
     probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
 

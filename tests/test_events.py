@@ -77,3 +77,13 @@ def test_flavour_fractions_and_sampling():
     assert from_fraction_table(to_fraction_table(fr)) == fr
     drawn = sample_flavours(20000, fr, rng)
     assert (drawn[:, 1] == 4).mean() == pytest.approx(0.3, abs=0.015)
+
+
+def test_flavour_counts_are_those_of_the_rows(all_channels):
+    from collections import Counter
+
+    combos, counts = np.unique(all_channels.pdg, axis=0, return_counts=True)
+    expect = Counter({tuple(int(i) for i in c): int(n) for c, n in zip(combos, counts)})
+    got = all_channels.flavour_counts()
+    assert got == expect and len(got) > 20  # every channel's flavours, τ included, negative ids too
+    assert sum(got.values()) == len(all_channels)

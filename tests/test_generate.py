@@ -111,3 +111,28 @@ def test_the_shipped_model_loads_and_generates_on_shell():
     for k, r in enumerate(ev.process.resonances):
         assert abs(np.median(m[:, k]) - r.mass) < r.width, r.name
     assert np.median(physics.pt_balance(ev.momenta)) < 1e-12
+
+
+def test_generation_runs_bf16_only_where_the_cpu_has_it(model, monkeypatch):
+    """A model trained in bf16 generates in fp32 on a CPU without native bf16 (AVX2): emulated bf16 is several
+    times slower there, and fp32 is the same network, more precise."""
+    import torch
+
+    import lhcgan.model
+    import lhcgan.modelfile
+
+    bf16_model = dataclasses.replace(model, config=model.config.replace(cpu_bf16=True))
+    z = bf16_model.generator.noise(2000, torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        fp32 = bf16_model.bridge.to_momenta(bf16_model.generator(z).float()).numpy()
+    monkeypatch.setattr(lhcgan.modelfile, "cpu_has_bf16", lambda: False)
+    np.testing.assert_array_equal(bf16_model.momenta(z), fp32)
+    monkeypatch.setattr(lhcgan.modelfile, "cpu_has_bf16", lambda: True)
+    assert not np.array_equal(bf16_model.momenta(z), fp32)  # bf16 where the CPU has it: other rounding
+    # oneDNN capped at AVX2 (how a newer CPU approximates an AVX2-only one) has no native bf16 either
+    lhcgan.model.cpu_has_bf16.cache_clear()
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    try:
+        assert lhcgan.model.cpu_has_bf16() is False
+    finally:
+        lhcgan.model.cpu_has_bf16.cache_clear()
