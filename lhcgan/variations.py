@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from lhcgan.errors import NonFiniteError
+
 #: The kinds of variation, in the order writers group them; NanoAOD's branch of each.
 KINDS = ("scale", "pdf", "ps", "other")
 BRANCHES = {"scale": "LHEScaleWeight", "pdf": "LHEPdfWeight", "ps": "PSWeight", "other": "LHEReweightingWeight"}
@@ -156,8 +158,6 @@ def check_ratios(ratios: np.ndarray, variations: VariationSet, *, path: str | No
                  first_event: int = 0) -> list[str]:
     """Refuse NaN or infinite ratios (`NonFiniteError` naming the event); return warnings for variations whose
     ratio to the nominal spans orders of magnitude (a weight that is mostly noise, or a broken column)."""
-    from lhcgan.errors import NonFiniteError
-
     bad = ~np.isfinite(ratios)
     if bad.any():
         j, k = np.argwhere(bad)[0]
