@@ -138,7 +138,7 @@ class Process:
         masses follow their modes (`masses_of`), and asking for one set raises `MassError`.
         """
         base, delta = self.condition_masses()
-        if delta.any():
+        if not self.fixed_masses:
             raise MassError(f"{self.name}'s slot masses differ between its channels (τ beside e, μ or quarks)",
                             hint="take each event's masses from its flavours: Events.masses or Process.masses_of(pdg)")
         return base
@@ -146,7 +146,7 @@ class Process:
     @property
     def fixed_masses(self) -> bool:
         """Whether every channel of the process gives each slot the same mass (none has a τ beside another)."""
-        return not self.condition_masses()[1].any()
+        return not self._condition_masses[1].any()
 
     def masses_of_modes(self, modes: np.ndarray) -> np.ndarray:
         """Per-event slot masses (N, n_particles) float64 GeV from the events' `modes_of` (N, n_decaying).
@@ -171,6 +171,12 @@ class Process:
 
         ``base`` holds, for each decaying resonance, the masses of the first mode the channels use.
         """
+        base, delta = self._condition_masses
+        return base.copy(), delta.copy()
+
+    @functools.cached_property
+    def _condition_masses(self) -> tuple[np.ndarray, np.ndarray]:
+        """`condition_masses`, computed once per process (the map to momenta asks for it every batch)."""
         base = np.array([s.mass for s in self.slots], np.float64)
         rows = []
         variable = dict(self.variable_modes())

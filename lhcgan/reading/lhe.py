@@ -276,6 +276,7 @@ class LHEReader:
         blob = b"\0".join(tails)
         ends = np.cumsum([len(t) + 1 for t in tails])  # one past each event's tail in ``blob``
         declared = self.variation_set
+        lists = list(_WEIGHTS.finditer(blob)) if b"<weights" in blob else []
         if b"<wgt" in blob:
             found = list(_WGT.finditer(blob))
             owner = np.searchsorted(ends, [m.start() for m in found], side="right")
@@ -283,8 +284,8 @@ class LHEReader:
             values = _parse_numbers(b" ".join(m.group(2) for m in found))
             if values is None or len(values) != len(found):
                 raise self._malformed(n_before + int(owner[0]) if len(owner) else n_before, "unreadable <wgt> value")
-        elif b"<weights" in blob and any(m.group(1).strip() for m in _WEIGHTS.finditer(blob)):  # Pythia writes empty ones
-            found = list(_WEIGHTS.finditer(blob))
+        elif any(m.group(1).strip() for m in lists):  # Pythia writes empty <weights> lists: those are none
+            found = lists
             owner_of = np.searchsorted(ends, [m.start() for m in found], side="right")
             rows = [_parse_numbers(m.group(1)) for m in found]
             for j, r in zip(owner_of, rows):

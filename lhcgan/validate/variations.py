@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from statistics import NormalDist
+
+import numpy as np
 
 from lhcgan import physics
 from lhcgan.events import Events
+from lhcgan.system import system_features
 
 #: Bins per observable (equal width over the truth's 0.1–99.9 % range); only bins with ≥ MIN_SHARE of the
 #: truth's events are judged. A bin passes where |R_gen − R_truth| ≤ max(TOLERANCE · R_truth, z σ): within 1 %,
@@ -28,12 +29,12 @@ ENVELOPE_TOLERANCE = 0.10
 
 def observables(events: Events) -> dict[str, np.ndarray]:
     """The observables the variations are judged in, name → (N,): m(tt̄) GeV, pT(t) GeV, y(t), |Δy| of t and t̄."""
-    p4 = events.to_four_momenta()
-    prim = [p4[:, list(r.members)].sum(axis=1) for r in events.process.primaries]
-    system = prim[0] + prim[1]
-    y = [physics.rapidity(q) for q in prim]
-    return {"m_ttbar": np.sqrt(np.clip(system[:, 0] ** 2 - (system[:, 1:] ** 2).sum(-1), 0, None)),
-            "pt_t": np.hypot(prim[0][:, 1], prim[0][:, 2]), "y_t": y[0], "abs_dy": np.abs(y[0] - y[1])}
+    masses = events.masses
+    f = system_features(events.momenta, masses, events.process)
+    top = events.process.primaries[0]
+    t4 = physics.to_four_momenta(events.momenta[:, list(top.members)], masses[:, list(top.members)]).sum(axis=1)
+    return {"m_ttbar": f["m_system"], "pt_t": f[f"pt_{top.name}"], "y_t": physics.rapidity(t4),
+            "abs_dy": f["dy_primaries"]}
 
 
 def binned_ratio(x: np.ndarray, w: np.ndarray, r: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
