@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 import lhcgan
-from lhcgan.cli import main as cli
+from lhcgan.config import parse_assignment
+from lhcgan.pipeline import fit
 from lhcgan.modelfile import TrainedModel
 from lhcgan.simulate import simulate
 from lhcgan.validate.metrics import particle_w1, summarise
@@ -88,14 +89,12 @@ def main() -> None:
     for seed in args.seeds:
         run = out / (f"fit_{args.channel}_seed{seed}" if args.channel else f"fit_seed{seed}")
         t0 = time.perf_counter()
-        sets = [x for kv in args.set for x in ("--set", kv)]
-        only = ["--channel", args.channel] if args.channel else []
+        sets = dict(parse_assignment(kv) for kv in args.set)
+        only = [args.channel] if args.channel else None
         fit_s = None
         if not (args.reuse and (run / "generated.root").is_file()):
-            code = cli(["fit", str(train), "--seed", str(seed), "--out", str(run), "--no-validate", "-q",
-                        "--events", str(args.generate), *sets, *only])
-            if code:
-                raise SystemExit(code)
+            fit([train], out=run, validate=False, events=args.generate, channels=only,
+                overrides={**sets, "seed": seed})
             fit_s = time.perf_counter() - t0
         learnt = TrainedModel.load(run / "model.pt").channel_fractions()  # of its training split, 10 % held out
         table += rows(f"`lhcgan fit` seed {seed}, {args.generate // 1000}k generated",

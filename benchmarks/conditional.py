@@ -30,7 +30,8 @@ import numpy as np
 
 import lhcgan
 from lhcgan import physics
-from lhcgan.cli import main as cli
+from lhcgan import pipeline
+from lhcgan.config import parse_assignment
 from lhcgan.modelfile import TrainedModel
 from lhcgan.simulate import simulate
 from lhcgan.validate.metrics import particle_w1, summarise
@@ -97,10 +98,8 @@ def ensure(path: Path, n: int, seed: int, **kw) -> Path:
 
 def fit(run: Path, files: list[Path], condition: str, seed: int, sets: list[str]) -> float:
     t0 = time.perf_counter()
-    code = cli(["fit", *map(str, files), "--condition", condition, "--seed", str(seed), "--out", str(run),
-                "--no-validate", "-q", "--events", "1000", *[x for kv in sets for x in ("--set", kv)]])
-    if code:
-        raise SystemExit(code)
+    pipeline.fit(files, conditions=[condition], out=run, validate=False, events=1000,
+                 overrides={**dict(parse_assignment(kv) for kv in sets), "seed": seed})
     return time.perf_counter() - t0
 
 

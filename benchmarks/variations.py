@@ -30,7 +30,7 @@ import numpy as np
 
 import lhcgan
 from machine import cpu_name  # benchmarks/machine.py, beside this script
-from lhcgan.cli import main as cli
+from lhcgan.pipeline import fit
 from lhcgan.generate import generate
 from lhcgan.modelfile import TrainedModel
 from lhcgan.sample import split_holdout
@@ -102,8 +102,7 @@ def main() -> None:
         for seed in args.seeds:
             run = out / f"fit_seed{seed}"
             if not (run / "model.pt").is_file():
-                assert cli(["fit", str(paths["train"]), "--seed", str(seed), "--out", str(run), "--no-validate", "-q",
-                            "--events", "1000"]) == 0
+                fit([paths["train"]], out=run, validate=False, events=1000, overrides={"seed": seed})
             models[f"`lhcgan fit` seed {seed}"] = TrainedModel.load(run / "model.pt")
     else:
         model = TrainedModel.load(args.model)

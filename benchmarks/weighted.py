@@ -33,7 +33,8 @@ import numpy as np
 
 import lhcgan
 from lhcgan import physics
-from lhcgan.cli import main as cli
+from lhcgan.config import parse_assignment
+from lhcgan.pipeline import fit
 from lhcgan.generate import generate
 from lhcgan.modelfile import TrainedModel
 from lhcgan.refine import refine, training_events
@@ -148,8 +149,8 @@ def main() -> None:
         fit_dir = out / f"fit_{path.stem}"
         t0 = time.perf_counter()
         if not (args.reuse and (fit_dir / "model.pt").is_file()):
-            sets = [x for kv in args.set for x in ("--set", kv)]
-            cli(["fit", str(path), "--out", str(fit_dir), "-q", "--no-validate", "-n", "1000", *sets])
+            fit([path], out=fit_dir, validate=False, events=1000,
+                overrides=dict(parse_assignment(kv) for kv in args.set))
         fit_s = time.perf_counter() - t0
         model = TrainedModel.load(fit_dir / "model.pt")
         if args.reuse:

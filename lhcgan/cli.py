@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import warnings
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
 from lhcgan.conditions import PARAMETERS
 from lhcgan.errors import LhcganError
 from lhcgan.process import CHANNELS
 from lhcgan.version import __version__
-
-if TYPE_CHECKING:
-    from pathlib import Path
-
-    from lhcgan.events import Events
-    from lhcgan.modelfile import Ensemble, TrainedModel
-    from lhcgan.train import Trainer
 
 PYTHIA_MT, PYTHIA_MW = 173.0, 80.385  # Pythia 8's defaults, for the help text (a test holds them to Pythia's)
 
@@ -37,14 +27,10 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
-    from lhcgan.reading import checked, open_reader
-    from lhcgan.writing import output_format, write
+    from lhcgan.pipeline import convert
 
-    output_format(args.output)  # fail on a bad suffix before reading anything
-    reader = open_reader(args.input, collection=args.collection, channels=args.channel)
-    kwargs = {"ecm": args.ecm} if args.ecm and output_format(args.output) == "lhe" else {}
-    n = write(checked(reader), args.output, **kwargs)
-    print(reader.report.summary())
+    n, report = convert(args.input, args.output, collection=args.collection, channels=args.channel, ecm=args.ecm)
+    print(report.summary())
     print(f"wrote {n} events to {args.output}")
     return 0
 
@@ -68,165 +54,28 @@ def _launch_torchrun(args: argparse.Namespace) -> int:
 
 def _cmd_fit(args: argparse.Namespace) -> int:
     import os
-    from pathlib import Path
 
     if args.nproc and args.nproc > 1 and "WORLD_SIZE" not in os.environ:
         return _launch_torchrun(args)
 
-    from lhcgan.conditions import check_same_physics, join_samples, parse_input
-    from lhcgan.config import load_card, parse_assignment, save_card
-    from lhcgan.errors import ConfigError
-    from lhcgan.events import Events
-    from lhcgan.generate import generate
-    from lhcgan.modelfile import Ensemble
-    from lhcgan.reading import read
-    from lhcgan.train import Trainer
+    from lhcgan.config import parse_assignment
+    from lhcgan.pipeline import fit
 
     overrides = dict(parse_assignment(a) for a in args.set)
     # an option given on the command line wins over --set; one left out leaves --set's value alone
     options = {"iterations": args.iterations, "seed": args.seed, "device": args.device}
     overrides |= {k: v for k, v in options.items() if v is not None}
-    specs = [parse_input(s) for s in args.input]
-    first = Path(specs[0][0]).name.split(".")[0]
-    run_dir = Path(args.out) if args.out else Path("runs") / f"{first}-seed{args.seed or 1}"
-    config = load_card(args.preset, args.card, overrides)
-    if args.resume and (run_dir / "card.yaml").is_file() and not args.card:
-        config = load_card(args.preset, run_dir / "card.yaml", overrides)
-    samples = [read(path, channels=args.channel) for path, _ in specs]
-    for sample in samples:
-        print(sample.report.summary())
-    conditioning = None
-    if args.condition:
-        events, conditioning = join_samples(samples, list(dict.fromkeys(args.condition)), [v for _, v in specs])
-        print(f"conditioned on {conditioning.range_text()}: training points "
-              f"{', '.join('/'.join(f'{v:g}' for v in p) for p in conditioning.points)}")
-    else:
-        given = next((s for s, (_, v) in zip(args.input, specs) if v), None)
-        if given:
-            raise ConfigError(f"{given}: a value for a file is for a conditioned fit", hint="add --condition NAME")
-        check_same_physics(samples)
-        events = samples[0] if len(samples) == 1 else Events.pool(samples)
-    size = args.ensemble
-    if size < 1:
-        raise ConfigError(f"--ensemble takes a number of models ≥ 1, got {size}")
-    members = []
-    for k in range(size):
-        # members differ in their seeds and share the held-out events of the first
-        member_dir = run_dir if size == 1 else run_dir / f"member{k}"
-        trainer = Trainer(events, config.replace(seed=config.seed + k), member_dir, progress=not args.quiet,
-                          split_seed=config.seed, conditioning=conditioning)
-        if trainer.dist.main and k == 0:
-            if trainer.dist.world > 1:
-                print(f"training on {trainer.dist.world} processes ({trainer.device.type}), "
-                      f"{trainer.local_batch} events per process and batch")
-        if trainer.dist.main and size > 1:
-            print(f"ensemble member {k + 1} of {size} (seed {config.seed + k})")
-        resume = args.resume and (member_dir / "checkpoint.pt").is_file()
-        members.append(trainer.fit(resume=resume))
-        if trainer.dist.main and members[-1].refiner is not None:
-            _report_refinement(members[-1])
-    if not trainer.dist.main:  # rank 0 alone generates, validates and reports
-        return 0
-    model = members[0] if size == 1 else Ensemble(members)
-    if size > 1:
-        model.save(run_dir / "model.pt")
-        save_card(config, run_dir / "card.yaml")
-    if conditioning is not None:
-        _validate_points(args, model, trainer, run_dir, config.seed)
-    else:
-        _generate_and_validate(args, model, trainer, events, run_dir, config.seed)
-    print(f"run folder {run_dir}/:")
-    for p in sorted(run_dir.iterdir()):
-        print(f"  {p.name}{'/' if p.is_dir() else ''}")
+    fit(args.input, out=args.out, preset=args.preset, card=args.card, overrides=overrides,
+        conditions=args.condition or (), channels=args.channel, ensemble=args.ensemble, events=args.events,
+        lhe=args.lhe, validate=not args.no_validate, resume=args.resume, progress=not args.quiet)
     return 0
 
 
-LOW_ACCEPTANCE = 0.2  # below it, fit warns that refinement corrects a region the generator misses
-
-
-def _report_refinement(model: "TrainedModel") -> None:
-    acceptance = model.refiner.acceptance
-    print(f"refinement: a smooth reweighting onto the training events' tt̄ kinematics, by rejection; generation "
-          f"keeps {acceptance:.0%} of the network's events; largest correction at {model.refiner.largest()}")
-    if acceptance < LOW_ACCEPTANCE:
-        warnings.warn(f"the generator misses part of the training distribution (largest correction at "
-                      f"{model.refiner.largest()}): refinement corrects it, but generation keeps only "
-                      f"{acceptance:.0%} of its events and is that much slower; more iterations or more events "
-                      "there (for a biased sample: a lower bias) make a generator that needs less", stacklevel=2)
-
-
-def _generate_and_validate(args: argparse.Namespace, model: "TrainedModel | Ensemble", trainer: "Trainer",
-                           events: "Events", run_dir: "Path", seed: int) -> None:
-    """`fit`'s output: generated.root (and .lhe), validated against the held-out events."""
-    from lhcgan.generate import generate
-
-    size = args.ensemble
-    n = args.events or len(events)
-    outputs = [run_dir / "generated.root"] + ([run_dir / "generated.lhe"] if args.lhe else [])
-    for path in outputs:
-        generate(n, path, model=model, seed=seed, progress=not args.quiet)
-    if not args.no_validate:
-        from lhcgan.validate import validate
-
-        from lhcgan.validate.worth import effective_size
-
-        spread = model.member_samples(min(n, 200_000), seed=seed) if size > 1 else None
-        n_sample = round(effective_size(events.weights, len(events)))  # a weighted sample's worth is its effective size
-        if len(trainer.heldout):
-            print(f"validation against the {len(trainer.heldout)} held-out events the model never saw:")
-            validate(outputs[0], trainer.heldout, run_dir / "validation", run_dir=run_dir,
-                     training_size=n_sample, binning=trainer.events, members=spread)
-        else:
-            print("validation against the training sample (holdout: 0), which flatters the model:")
-            validate(outputs[0], events, run_dir / "validation", run_dir=run_dir, training_size=n_sample,
-                     members=spread)
-
-
-def _validate_points(args: argparse.Namespace, model: "TrainedModel | Ensemble", trainer: "Trainer", run_dir: "Path",
-                     seed: int) -> None:
-    """A conditioned `fit`'s output: at every training point, generated_<point>.root (and .lhe),
-    validated against that point's held-out events."""
-    import numpy as np
-
-    from lhcgan.generate import generate
-    from lhcgan.validate import validate
-
-    cond = model.conditioning
-    train_values, held_values = cond.values_of(trainer.events), cond.values_of(trainer.heldout)
-    for point in cond.points:
-        values = dict(zip(cond.names, point))
-        tag = "_".join(f"{k}{v:g}" for k, v in values.items())
-        n_sample = int((train_values == point).all(axis=1).sum())  # training events at this point
-        n = args.events or n_sample
-        outputs = [run_dir / f"generated_{tag}.root"] + ([run_dir / f"generated_{tag}.lhe"] if args.lhe else [])
-        for path in outputs:
-            generate(n, path, model=model, seed=seed, progress=not args.quiet, parameters=values)
-        held = trainer.heldout[(held_values == np.asarray(point)).all(axis=1)]
-        if args.no_validate or not len(held):
-            continue
-        held = held.with_process(cond.process_at(held.process, np.asarray(point)))
-        print(f"validation at {tag} against the {len(held)} held-out events there the model never saw:")
-        spread = model.member_samples(min(n, 200_000), seed=seed, parameters=values) if args.ensemble > 1 else None
-        validate(outputs[0], held, run_dir / f"validation_{tag}", run_dir=run_dir, training_size=n_sample,
-                 members=spread)
-
-
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from lhcgan.errors import ConfigError
-    from lhcgan.validate import validate
+    from lhcgan.pipeline import validate
 
-    members = None
-    if args.model:
-        from lhcgan.modelfile import Ensemble, load_model
-        from lhcgan.reading import read
-
-        model = load_model(args.model)
-        if not isinstance(model, Ensemble):
-            raise ConfigError("--model takes an ensemble (`lhcgan fit --ensemble K`) for its error bands",
-                              path=args.model)
-        members = model.member_samples(min(len(read(args.generated)), 200_000))
-    validate(args.generated, args.truth, args.output, run_dir=args.run, training_size=args.training_size,
-             auc_events=args.auc_events, members=members)
+    validate(args.generated, args.truth, args.output, model=args.model, run_dir=args.run,
+             training_size=args.training_size, auc_events=args.auc_events)
     return 0
 
 
@@ -246,23 +95,9 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_refine(args: argparse.Namespace) -> int:
-    from lhcgan.modelfile import Ensemble, load_model
-    from lhcgan.reading import read
-    from lhcgan.refine import refine, training_events
+    from lhcgan.pipeline import refine_model
 
-    model = load_model(args.model)
-    sample = read(args.input)
-    members = model.members if isinstance(model, Ensemble) else [model]
-    refined = []
-    for m in members:
-        if args.strength is not None:
-            m = dataclasses.replace(m, config=m.config.replace(refine_strength=args.strength))
-        refined.append(refine(m, training_events(m, sample)))
-        if len(members) > 1:
-            print(f"member {len(refined)}:")
-        _report_refinement(refined[-1])
-    out = Ensemble(refined) if isinstance(model, Ensemble) else refined[0]
-    out.save(args.output)
+    refine_model(args.model, args.input, strength=args.strength).save(args.output)
     print(f"wrote {args.output}")
     return 0
 

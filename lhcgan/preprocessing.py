@@ -24,7 +24,7 @@ from lhcgan import physics
 from lhcgan.errors import ConfigError
 from lhcgan.physics import Array, lib
 from lhcgan.process import Process, particle_of
-from lhcgan.stats import weighted_mean_std
+from lhcgan.stats import weighted_mean_std, weighted_quantiles
 
 #: Per-event pole masses {particle: (N,) GeV} ("t" for t and t̄, "W" for both W) where a conditioned
 #: model sets them; the process's own poles where absent.
@@ -116,12 +116,12 @@ class QuantileMap:
         x = np.asarray(x, dtype=np.float64)
         edge = np.log(2.0 * len(x))  # logit of the outermost level 1/(2N)
         levels = 1.0 / (1.0 + np.exp(-np.linspace(-edge, edge, n_knots)))
-        knots = _quantiles(x, levels, weights).T.copy()
+        knots = weighted_quantiles(x, levels, weights).T.copy()
         knots[:, 0], knots[:, -1] = x.min(axis=0), x.max(axis=0)  # the whole training range inverts exactly
         for group in tie or []:
             pooled = x[:, group].reshape(-1)
             pooled_w = None if weights is None else np.tile(np.asarray(weights)[:, None], (1, len(group))).reshape(-1)
-            knots[group] = _quantiles(pooled[:, None], levels, pooled_w)[:, 0]
+            knots[group] = weighted_quantiles(pooled[:, None], levels, pooled_w)[:, 0]
             knots[group, 0], knots[group, -1] = pooled.min(), pooled.max()
         # ties (a repeated value) would make the inverse ambiguous: spread them by a hair
         span = knots[:, -1:] - knots[:, :1]
@@ -172,22 +172,6 @@ class QuantileMap:
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]) -> "QuantileMap":
         return cls(np.array(state["levels"]), np.array(state["knots"]))
-
-
-def _quantiles(x: np.ndarray, levels: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
-    """Quantiles (K, D) of the columns of x (N, D) at ``levels`` (K,), of the weighted CDF where weighted.
-
-    Signed weights give a CDF that can dip locally; it is made monotone (running maximum) first.
-    """
-    if weights is None:
-        return np.quantile(x, levels, axis=0)
-    w = np.asarray(weights, dtype=np.float64)
-    out = np.empty((len(levels), x.shape[1]))
-    for d in range(x.shape[1]):
-        order = np.argsort(x[:, d], kind="stable")
-        cdf = np.maximum.accumulate(np.clip(np.cumsum(w[order]) / w.sum(), 0, 1))
-        out[:, d] = np.interp(levels, cdf, x[order, d])
-    return out
 
 
 def _interp(x: Array, xk: Array, yk: Array, idx: Array | None = None) -> Array:

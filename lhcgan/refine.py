@@ -37,6 +37,7 @@ import torch
 from lhcgan.errors import ConfigError, InputError
 from lhcgan.events import Events
 from lhcgan.process import Process
+from lhcgan.stats import effective_size
 from lhcgan.system import recoils, system_features
 
 if TYPE_CHECKING:
@@ -148,7 +149,6 @@ class Refiner:
         a balanced sample's system pT is float rounding). The penalty is ``strength``/N_eff on the sum of
         squared second differences of the knot values, N_eff = (Σw)²/Σw² of the training events.
         """
-        from lhcgan.validate.worth import effective_size
 
         ft = system_features(training.momenta, training.masses, training.process, signed)
         fg = system_features(generated.momenta, generated.masses, generated.process, signed)

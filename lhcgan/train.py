@@ -29,10 +29,10 @@ from lhcgan.losses import discriminator_loss, generator_loss, resonance_mmd, rot
 from lhcgan.model import Bridge, Discriminator, Generator, autocast, make_parametrisation
 from lhcgan.modelfile import TrainedModel
 from lhcgan.preprocessing import Standardizer
-from lhcgan.stats import row_shares, weighted_mean_std
-from lhcgan.validate.worth import effective_size
+from lhcgan.stats import effective_size, row_shares, weighted_mean_std
 from lhcgan.distributed import distributed, gather, init_distributed, select_device
 from lhcgan.sample import check_weights, split_holdout, symmetrised
+from lhcgan.settings import resolve_settings
 from lhcgan.atomic import atomic_output
 
 CHECKPOINT = "checkpoint.pt"
@@ -67,13 +67,7 @@ class Trainer:
 
     def __init__(self, events: Events, config: FitConfig, run_dir: str | os.PathLike[str], progress: bool = False,
                  split_seed: int | None = None, conditioning: Conditioning | None = None):
-        from lhcgan.symmetry import symmetric_beams
-
-        if "reflect_z" in config.symmetries and not symmetric_beams(events.meta):
-            warnings.warn(f"the beams {events.meta.get('beams')} at {events.meta.get('beam_energies')} GeV are not "
-                          "symmetric: z → −z is no symmetry of this sample and is not used", stacklevel=2)
-            config = config.replace(symmetries=[s for s in config.symmetries if s != "reflect_z"])
-        self.cfg = cfg = config
+        cfg = config
         events = events.present()  # the process of the channels the sample holds: one channel, no condition
         #: the events training uses, and those held out for model selection and validation
         self.split_seed = cfg.seed if split_seed is None else split_seed
@@ -92,21 +86,18 @@ class Trainer:
             raise TrainingError(f"batch {cfg.batch} does not split into {dist.world} processes",
                                 hint="choose a batch divisible by the number of processes")
         self.local_batch = cfg.batch // dist.world
-        # automatic CPU bf16 stays off under DDP: gloo processes running oneDNN bf16 kernels were seen to
-        # abort at exit ("terminate called without an active exception"); cpu_bf16: true still forces it
-        self.cpu_bf16 = False if cfg.cpu_bf16 is None and dist.world > 1 and self.device.type == "cpu" else cfg.cpu_bf16
+        #: signed training weights (None: unweighted); batches are drawn ∝ |w|^p, w/|w|^p enters the losses
+        self.weights = check_weights(events)
+        #: the settings as used, resolved once: the model and card.yaml save these
+        self.cfg = cfg = resolve_settings(config, events, weighted=self.weights is not None,
+                                          conditioning=conditioning, device_type=self.device.type,
+                                          world=dist.world, warn=dist.main)
         self.process = events.process
         self.conditioning = conditioning
         #: the events' parameter values (N, P) for a conditioned model, and the poles they set
         values = conditioning.values_of(events) if conditioning else np.zeros((len(events), 0))
         poles = conditioning.poles(values) if conditioning else None
 
-        #: signed training weights (None: unweighted); batches are drawn ∝ |w|^p, w/|w|^p enters the losses
-        self.weights = check_weights(events)
-        if self.weights is not None and cfg.reg_weight_weighted is not None:
-            # a weighted sample's few heavy events let a discriminator held at the unweighted γ win and the run
-            # collapse (a biased sample did, at 1e-3, from iteration 1600 on); the γ used is the one saved
-            self.cfg = cfg = cfg.replace(reg_weight=cfg.reg_weight_weighted)
         #: (weighted) fractions of each flavour combination: generated events are drawn with them
         self.flavour_fractions = events.flavour_fractions()
         sym, sym_w = symmetrised(events.momenta, self.weights, cfg.symmetries, cfg.seed)
@@ -120,17 +111,7 @@ class Trainer:
         shifts = conditioning.mass_shifts(values, self.process) if conditioning else np.zeros_like(masses)
         m_mean, m_std = weighted_mean_std(masses - shifts, self.weights)
         m_std = np.maximum(m_std, 1e-6)
-        balance = float(np.median(physics.pt_balance(events.momenta)))
-        conserve = cfg.conserve_pt
-        if conserve is None:
-            conserve = balance < physics.BALANCED
-            if not conserve and dist.main:
-                warnings.warn(f"training sample does not balance in pT (median {balance:.1e}): "
-                              "pT conservation is off", stacklevel=2)
-        elif conserve and balance >= physics.BALANCED and dist.main:
-            warnings.warn(f"pT conservation is on, but the training sample does not balance (median {balance:.1e})",
-                          stacklevel=2)
-        self.conserve_pt = bool(conserve)
+        self.conserve_pt = bool(cfg.conserve_pt)
 
         torch.manual_seed(cfg.seed)  # weight initialisation
         self.bridge = Bridge(self.pre, self.feat, self.process, mass_mean=m_mean, mass_scale=m_std,
@@ -229,7 +210,7 @@ class Trainer:
     # -- one iteration -----------------------------------------------------------------------------
 
     def _autocast(self) -> contextlib.AbstractContextManager:
-        return autocast(self.device, self.cfg.bf16, self.cpu_bf16)
+        return autocast(self.device, self.cfg.bf16, self.cfg.cpu_bf16)
 
     def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """This rank's shard of the features (B/K, F), the whole batch's masses for the MMD (B, R[+1]), and
@@ -598,17 +579,11 @@ class Trainer:
         generator = copy.deepcopy(self.G_ema).cpu()
         if self.best is not None:
             generator.load_state_dict(self.best["G_ema"])
-        from lhcgan.model import cpu_has_bf16
-
-        # the settings as used: pT conservation and CPU bf16 as decided for this sample and machine
-        # no refinement for a model conditioned on m_t or √s: one tilt cannot follow a system that moves with them
-        used = self.cfg.replace(conserve_pt=self.conserve_pt, refine=self.cfg.refine and self.conditioning is None,
-                                cpu_bf16=cpu_has_bf16() if self.cpu_bf16 is None else bool(self.cpu_bf16))
         return TrainedModel(
             generator=generator,
             bridge=copy.deepcopy(self.bridge).cpu(),
             process=self.process,
-            config=used,
+            config=self.cfg,
             flavour_fractions=self.flavour_fractions,
             conditioning=self.conditioning,
             meta={

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import lhcgan
-from lhcgan.cli import main as cli
+from lhcgan.pipeline import fit
 from lhcgan.modelfile import TrainedModel
 from lhcgan.simulate import simulate
 from tests.shared import HIGH, LOW
@@ -48,10 +48,10 @@ def mt_samples(tmp_path_factory) -> dict[float, str]:
 @pytest.fixture(scope="session")
 def mt_model(mt_samples, tmp_path_factory) -> TrainedModel:
     run = tmp_path_factory.mktemp("mtfit")
-    code = cli(["fit", mt_samples[LOW], mt_samples[HIGH], "--condition", "mt", "--out", str(run), "-q",
-                "--no-validate", "-n", "100", "--iterations", "150", "--set", "batch=256", "--set", "select_every=50",
-                "--set", "layers=3", "--set", "hidden=64", "--set", "disc_layers=3", "--set", "disc_hidden=64"])
-    assert code == 0
+    result = fit([mt_samples[LOW], mt_samples[HIGH]], conditions=["mt"], out=run, validate=False, events=100,
+                 overrides={"iterations": 150, "batch": 256, "select_every": 50, "layers": 3, "hidden": 64,
+                            "disc_layers": 3, "disc_hidden": 64})
+    assert result.model.conditioning is not None
     return TrainedModel.load(run / "model.pt")
 
 

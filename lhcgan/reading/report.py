@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from lhcgan.stats import kish_size
+
 
 @dataclass
 class ReadReport:
@@ -61,7 +63,7 @@ class ReadReport:
     @property
     def effective_size(self) -> float:
         """Kish's effective sample size (Σw)² / Σw² of the accepted events."""
-        return self.sum_w**2 / self.sum_w2 if self.sum_w2 > 0 else 0.0
+        return kish_size(self.sum_w, self.sum_w2)
 
     def summary(self) -> str:
         """One line, e.g. '1000 read, 990 accepted: 570 allhad, 360 ljets, 60 dilep; 10 skipped (10 × t → W s or t → W d ...)',

@@ -12,7 +12,7 @@ import numpy as np
 from lhcgan import physics
 from lhcgan.events import Events
 from lhcgan.process import Process
-from lhcgan.stats import weighted_mean_std
+from lhcgan.stats import weighted_cdf, weighted_mean_std, weighted_quantiles
 from lhcgan.validate.worth import WorthReference, recoils, worth, worth_names
 
 #: Observables of one sample: name → (N,) array.
@@ -55,21 +55,12 @@ def particle_w1(w1_over_sigma: dict[str, float]) -> dict[str, float]:
     return {k: v for k, v in w1_over_sigma.items() if k.split("_")[0] in ("pt", "eta", "phi") and k != "pt_ttbar"}
 
 
-def _weighted_cdf(x: np.ndarray, w: np.ndarray | None, at: np.ndarray) -> np.ndarray:
-    """F(at) = Σ_{x ≤ at} w / Σw of a (weighted) sample; signed weights enter with their sign."""
-    order = np.argsort(x, kind="stable")
-    xs = x[order]
-    cw = np.cumsum(np.ones(len(x)) if w is None else np.asarray(w, dtype=np.float64)[order])
-    i = np.searchsorted(xs, at, side="right")
-    return np.where(i > 0, cw[np.maximum(i - 1, 0)], 0.0) / cw[-1]
-
-
 def wasserstein1(a: np.ndarray, b: np.ndarray, wa: np.ndarray | None = None, wb: np.ndarray | None = None) -> float:
     """Exact 1-d Wasserstein-1 distance ∫|F_a − F_b| dx between two (weighted) samples."""
     a, b = np.asarray(a, float), np.asarray(b, float)
     x = np.sort(np.concatenate([a, b]))
     dx = np.diff(x)
-    fa, fb = _weighted_cdf(a, wa, x[:-1]), _weighted_cdf(b, wb, x[:-1])
+    fa, fb = weighted_cdf(a, wa, x[:-1]), weighted_cdf(b, wb, x[:-1])
     return float(np.sum(np.abs(fa - fb) * dx))
 
 
@@ -77,9 +68,7 @@ def chi2_ndf(a: np.ndarray, b: np.ndarray, bins: int = 40, wa: np.ndarray | None
              wb: np.ndarray | None = None) -> float:
     """χ²/ndf of two normalised histograms, binned in quantiles of ``b``, with the statistical errors
     (Σw² per bin for weighted samples) of both."""
-    from lhcgan.validate.worth import _quantiles
-
-    edges = np.unique(_quantiles(b, np.linspace(0, 1, bins + 1), wb))
+    edges = np.unique(weighted_quantiles(b, np.linspace(0, 1, bins + 1), wb, magnitude=True))
     ha, _ = np.histogram(a, edges, weights=wa)
     hb, _ = np.histogram(b, edges, weights=wb)
     va, _ = np.histogram(a, edges, weights=None if wa is None else wa**2)

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lhcgan.stats import effective_size, weighted_quantiles
+
 #: Observables the worth is measured on: pT and η of every particle, the resonance masses and m(tt̄).
 PREFIXES = ("pt_", "eta_", "m_")
 BINS = 50
@@ -34,14 +36,6 @@ def worth_names(observables: dict[str, np.ndarray]) -> list[str]:
     """The names among ``observables`` that the worth is measured on (pT, η, masses; no φ, no sums; the tt̄
     system's pT only where it `recoils`)."""
     return [k for k in observables if k.startswith(PREFIXES) and (k != "pt_ttbar" or recoils(observables))]
-
-
-def effective_size(weights: np.ndarray | None, n: int) -> float:
-    """(Σw)²/Σw² of (N,) weights; n when unweighted."""
-    if weights is None:
-        return float(n)
-    w = np.asarray(weights, dtype=np.float64)
-    return float(w.sum() ** 2 / max((w * w).sum(), 1e-300))
 
 
 def _fractions(values: np.ndarray, edges: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
@@ -76,7 +70,7 @@ class WorthReference:
         levels = np.linspace(0, 1, bins + 1)
         edges = {}
         for k in names:
-            e = _quantiles(binning[k], levels, binning_weights)
+            e = weighted_quantiles(binning[k], levels, binning_weights, magnitude=True)
             e[0], e[-1] = -np.inf, np.inf  # everything falls into a bin
             edges[k] = e
         n = len(next(iter(reference.values())))
@@ -140,15 +134,6 @@ class WorthReference:
 
 def _worth(pq: float, mse: float) -> float:
     return pq / mse if mse > 0 else float("inf")
-
-
-def _quantiles(x: np.ndarray, levels: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
-    """Quantiles of x at ``levels``; weighted by |w| where weights are given (edges need only cover the sample)."""
-    if weights is None:
-        return np.quantile(x, levels)
-    order = np.argsort(x)
-    cw = np.cumsum(np.abs(np.asarray(weights, dtype=np.float64))[order])
-    return np.interp(levels * cw[-1], cw, np.asarray(x, dtype=np.float64)[order])
 
 
 def worth(sample: dict[str, np.ndarray], truth: dict[str, np.ndarray], *, weights: np.ndarray | None = None,

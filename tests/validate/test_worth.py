@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from lhcgan.validate.metrics import observables
-from lhcgan.validate.worth import WorthReference, effective_size, worth, worth_names
+from lhcgan.stats import effective_size
+from lhcgan.validate.worth import WorthReference, worth, worth_names
 
 
 def draw(n: int, rng: np.random.Generator, shift: float = 0.0) -> dict[str, np.ndarray]:

@@ -1,0 +1,61 @@
+"""The settings a fit uses, resolved once from the settings asked for, the sample and the machine.
+
+`resolve_settings` is the one place where a setting left open (None) or one the sample rules out is
+decided; the trainer uses what it returns, and the model and card.yaml save exactly that.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from lhcgan import physics
+from lhcgan.config import FitConfig
+
+if TYPE_CHECKING:
+    from lhcgan.conditions import Conditioning
+    from lhcgan.events import Events
+
+
+def resolve_settings(config: FitConfig, events: "Events", *, weighted: bool, conditioning: "Conditioning | None" = None,
+                     device_type: str = "cpu", world: int = 1, warn: bool = True) -> FitConfig:
+    """``config`` as a fit on ``events`` (the training events) uses it; idempotent.
+
+    - ``symmetries``: z → −z is dropped where the beams are not symmetric;
+    - ``reg_weight``: ``reg_weight_weighted`` for a ``weighted`` sample, where set;
+    - ``conserve_pt``: None becomes whether the sample balances in pT;
+    - ``cpu_bf16``: None becomes whether the CPU has native bf16, and False under DDP on the CPU (gloo
+      processes running oneDNN bf16 kernels were seen to abort at exit);
+    - ``refine``: off for a model conditioned on a parameter (one tilt cannot follow a system that moves).
+
+    ``warn`` (rank 0) warns where a setting is changed or contradicts the sample.
+    """
+    from lhcgan.model import cpu_has_bf16
+    from lhcgan.symmetry import symmetric_beams
+
+    cfg = config
+    if "reflect_z" in cfg.symmetries and not symmetric_beams(events.meta):
+        if warn:
+            warnings.warn(f"the beams {events.meta.get('beams')} at {events.meta.get('beam_energies')} GeV are not "
+                          "symmetric: z → −z is no symmetry of this sample and is not used", stacklevel=3)
+        cfg = cfg.replace(symmetries=[s for s in cfg.symmetries if s != "reflect_z"])
+    if weighted and cfg.reg_weight_weighted is not None:
+        # a weighted sample's few heavy events let a discriminator held at the unweighted γ win and the run
+        # collapse (a biased sample did, at 1e-3, from iteration 1600 on)
+        cfg = cfg.replace(reg_weight=cfg.reg_weight_weighted)
+    balance = float(np.median(physics.pt_balance(events.momenta)))
+    if cfg.conserve_pt is None:
+        if balance >= physics.BALANCED and warn:
+            warnings.warn(f"training sample does not balance in pT (median {balance:.1e}): pT conservation is off",
+                          stacklevel=3)
+        cfg = cfg.replace(conserve_pt=bool(balance < physics.BALANCED))
+    elif cfg.conserve_pt and balance >= physics.BALANCED and warn:
+        warnings.warn(f"pT conservation is on, but the training sample does not balance (median {balance:.1e})",
+                      stacklevel=3)
+    if cfg.cpu_bf16 is None:
+        cfg = cfg.replace(cpu_bf16=False if world > 1 and device_type == "cpu" else cpu_has_bf16())
+    if cfg.refine and conditioning is not None:
+        cfg = cfg.replace(refine=False)
+    return cfg
