@@ -24,6 +24,25 @@ def recoils(features: dict[str, np.ndarray]) -> bool:
     return float(np.median(features["pt_system"])) > RECOIL
 
 
+def primaries(momenta: np.ndarray, masses: Any, process: Process) -> list[np.ndarray]:
+    """The four-momenta (N, 4) GeV (E, px, py, pz) of the process's primary resonances (t, t̄), each the sum
+    of its decay products; momenta (N, n, 3) GeV with slot masses (n,) or (N, n) GeV."""
+    p4 = physics.to_four_momenta(np.asarray(momenta, np.float64), np.asarray(masses, np.float64))
+    return [p4[:, list(r.members)].sum(axis=1) for r in process.primaries]
+
+
+def primary_observables(momenta: np.ndarray, masses: Any, process: Process) -> dict[str, np.ndarray]:
+    """Each primary's pT (GeV) and rapidity, ``pt_<name>`` and ``y_<name>`` (N,), and the absolute rapidity
+    gap between them, ``absdy_ttbar``: the top observables tt̄ analyses unfold."""
+    out = {}
+    prim = primaries(momenta, masses, process)
+    for r, q in zip(process.primaries, prim):
+        out[f"pt_{r.name}"] = np.hypot(q[:, 1], q[:, 2])
+        out[f"y_{r.name}"] = physics.rapidity(q)
+    out["absdy_ttbar"] = np.abs(out[f"y_{process.primaries[0].name}"] - out[f"y_{process.primaries[1].name}"])
+    return out
+
+
 def system_features(momenta: np.ndarray, masses: Any, process: Process, signed: bool = False) -> dict[str, np.ndarray]:
     """The tt̄ system's features, name → (N,), of events' momenta (N, n, 3) GeV with their slot masses
     ((n,) or per event (N, n) GeV, as `Events.masses`): the invariant mass (GeV) of the primary resonances
@@ -32,8 +51,7 @@ def system_features(momenta: np.ndarray, masses: Any, process: Process, signed: 
     ``signed`` keeps the signs of the rapidity gap and the system's rapidity; by default their absolute
     values, the invariants of z → −z (a sample learnt with that symmetry is symmetric by construction).
     """
-    p4 = physics.to_four_momenta(np.asarray(momenta, np.float64), np.asarray(masses, np.float64))
-    prim = [p4[:, list(r.members)].sum(axis=1) for r in process.primaries]
+    prim = primaries(momenta, masses, process)
     system = sum(prim)
     gap = physics.rapidity(prim[0]) - physics.rapidity(prim[1])
     y = physics.rapidity(system)

@@ -357,7 +357,7 @@ class Trainer:
         ok = np.isfinite(p).all(axis=(1, 2))
         p = randomise(p[ok], self.cfg.symmetries, np.random.default_rng([self.cfg.seed, 3]).random)
         gen = Events(p, pdg[ok], process=self.process)
-        return float(self._select_ref.measure(observables(gen), intrinsic=True)["inverse_worth"])
+        return float(self._select_ref.measure(observables(gen), intrinsic=True, uncertainty=False)["inverse_worth"])
 
     @functools.cached_property
     def _selection_flavours(self) -> tuple[np.ndarray, torch.Tensor | None]:

@@ -127,20 +127,41 @@ def _events(n: float) -> str:
     return "more than the reference resolves" if not np.isfinite(n) else f"{n:,.0f}"
 
 
+KIND_LABELS = {"system": "tt̄ system", "pairwise": "pairs"}
+
+
+def verdict(amp: dict) -> str | None:
+    """"more" or "less" where the worth's 1σ range lies on one side of the training sample's size,
+    None where it straddles it: the reference cannot tell."""
+    if "training_events" not in amp:
+        return None
+    lo, hi = amp["worth_range"]
+    n = amp["training_events"]
+    return "more" if lo > n else "less" if hi < n else None
+
+
 def worth_line(amp: dict) -> str:
-    """One sentence: what the sample is worth in truth events, against what, and as a multiple of the training sample."""
+    """One sentence: what the sample is worth in truth events (marginals, the tt̄ system, pairs), against
+    what, and as a multiple of the training sample, with a verdict only where the 1σ range allows one."""
     lo, hi = amp["worth_range"]
     head = (f"worth {amp['worth']:,.0f} truth events" if np.isfinite(amp["worth"])
             else "worth more truth events than the reference resolves")
     text = (f"{head} (1σ range {_events(lo)} to {_events(hi)}; "
-            f"least for {amp['worst_observable']}: {_events(amp['worst'])}), "
-            f"measured against {amp['reference_events']:,.0f} independent truth events")
+            f"least for {amp['worst_observable']}: {_events(amp['worst'])})")
+    for kind, label in KIND_LABELS.items():
+        if kind in amp:
+            part = amp[kind]
+            text += (f"; {label} {_events(part['worth'])} (least {part['worst_observable']}: "
+                     f"{_events(part['worst'])})")
+    text += f", measured against {amp['reference_events']:,.0f} independent truth events"
     if amp["reference_events"] < amp["worth"]:
         text += " (too few to measure it precisely: validate against a larger independent sample for that)"
     if "amplification" in amp:
-        verdict = "more" if amp["amplification"] > 1 else "less"
-        text += (f"; {amp['amplification']:.2f}× the {amp['training_events']:,} events of the sample it learnt "
-                 f"from: worth {verdict} than that sample")
+        text += f"; {amp['amplification']:.2f}× the {amp['training_events']:,} events of the sample it learnt from"
+        side = verdict(amp)
+        text += (f": worth {side} than that sample" if side else
+                 ": these truth events cannot tell whether it is worth more or less than that sample "
+                 "(its 1σ range holds that size)")
     return text
 
 

@@ -12,15 +12,17 @@ import numpy as np
 from lhcgan import physics
 from lhcgan.events import Events
 from lhcgan.process import Process
+from lhcgan.system import primary_observables
 from lhcgan.stats import weighted_cdf, weighted_mean_std, weighted_quantiles
-from lhcgan.validate.worth import WorthReference, recoils, worth, worth_names
+from lhcgan.validate.worth import PAIR, WorthReference, all_names, recoils, worth_by_kind
 
 #: Observables of one sample: name → (N,) array.
 Observables = dict[str, np.ndarray]
 
 
 def observables(events: Events) -> Observables:
-    """pT, η, φ of every slot, the resonance and tt̄ masses, the tt̄ system's pT, and Σpx, Σpy."""
+    """pT, η, φ of every slot, the resonance and tt̄ masses, the tt̄ system's pT, each top's pT and
+    rapidity and their gap |Δy| (`system.primary_observables`), Σpx, Σpy and, with neutrinos, the missing pT."""
     p = events.momenta
     out: Observables = {}
     for i, slot in enumerate(events.process.slots):
@@ -33,6 +35,7 @@ def observables(events: Events) -> Observables:
     out["m_ttbar"] = physics.invariant_mass(p, events.masses)
     s = physics.momentum_sum(p)
     out["pt_ttbar"] = np.hypot(s[:, 0], s[:, 1])  # the recoil against radiation; 0 without it
+    out |= primary_observables(p, events.masses, events.process)
     out["sum_px"], out["sum_py"] = s[:, 0], s[:, 1]
     if events.process.has_neutrinos:
         out["met"] = missing_pt(events)
@@ -284,14 +287,25 @@ def amplification(generated: Observables, truth: Observables, *, training_size: 
     """The worth of the generated sample in truth events (`lhcgan.validate.worth`), and its ratio to
     ``training_size``: above 1, the generated sample is worth more than the sample it learnt from.
 
-    With ``binning`` the quantile edges come from it and all of ``truth`` is the reference.
+    With ``binning`` the quantile edges come from it and all of ``truth`` is the reference; without, one
+    half of ``truth`` bins and the other is the reference.
+
+    Returns the marginal worth's dict (`WorthReference.measure`), with "system" and "pairwise" the same
+    for the tt̄-system observables and their pairs, each with its ``amplification`` where ``training_size``
+    is given.
     """
+    names = all_names(truth)
+    columns = list(dict.fromkeys(a for k in names for a in k.split(PAIR)))
     if binning is None:
-        out = worth(generated, truth, seed=seed, weights=weights, truth_weights=truth_weights)
+        ref = WorthReference.from_truth({k: truth[k] for k in columns}, weights=truth_weights, names=names, seed=seed)
     else:
-        out = WorthReference.from_samples(binning, truth, names=worth_names(truth), reference_weights=truth_weights,
-                                          binning_weights=binning_weights).measure(generated, weights)
+        ref = WorthReference.from_samples(binning, truth, names=names, reference_weights=truth_weights,
+                                          binning_weights=binning_weights)
+    kinds = worth_by_kind(generated, ref, weights)
+    out = kinds.pop("marginal")
+    out |= kinds
     if training_size:
-        out["amplification"] = out["worth"] / training_size
-        out["training_events"] = training_size
+        for part in (out, *kinds.values()):
+            part["amplification"] = part["worth"] / training_size
+            part["training_events"] = training_size
     return out

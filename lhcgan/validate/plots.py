@@ -158,6 +158,15 @@ def make_figures(generated: Events, truth: Events, og: Observables, ot: Observab
     hi = _range(ot["m_ttbar"])[1]
     lo = 10 * np.floor(float(np.min(ot["m_ttbar"])) / 10)  # the threshold, wherever the masses put it
     yield Figure("m_ttbar", "mass of the tt̄ system", "m_ttbar"), ratio("m_ttbar", hists(og["m_ttbar"], ot["m_ttbar"], lo, hi), r"$m(t\bar{t})$ [GeV]", logy=True)
+    for r in proc.primaries:  # the top observables analyses unfold
+        key = f"pt_{r.name}"
+        hi = _range(ot[key])[1]
+        yield Figure(key, f"pT of {r.name}", key), ratio(key, hists(og[key], ot[key], 0, hi), f"$p_T$({r.label}) [GeV]", logy=True)
+        key = f"y_{r.name}"
+        yield Figure(key, f"rapidity of {r.name}", key), ratio(key, hists(og[key], ot[key], -3.0, 3.0, 50), f"$y$({r.label})")
+    hi = _range(ot["absdy_ttbar"])[1]
+    yield (Figure("absdy_ttbar", "rapidity gap of the tops", "absdy_ttbar"),
+           ratio("absdy_ttbar", hists(og["absdy_ttbar"], ot["absdy_ttbar"], 0, hi, 50), r"$|\Delta y(t, \bar{t})|$"))
     if "met" in ot and "met" in og and np.any(ot["met"] > 0):  # neutrinos: the missing pT an analysis sees
         hi = float(np.quantile(ot["met"], 0.999))
         yield (Figure("met", "missing transverse momentum (the neutrinos' pT)", "met"),

@@ -5,7 +5,7 @@ import pytest
 
 from lhcgan.validate.metrics import observables
 from lhcgan.stats import effective_size
-from lhcgan.validate.worth import WorthReference, worth, worth_names
+from lhcgan.validate.worth import PAIR_BINS, PAIRS, WorthReference, all_names, worth, worth_by_kind, worth_names
 
 
 def draw(n: int, rng: np.random.Generator, shift: float = 0.0) -> dict[str, np.ndarray]:
@@ -88,3 +88,85 @@ def test_on_pythia_events_smearing_costs_worth(ttbar):
     smeared = worth(smeared_obs, truth)
     assert clean["worth"] > 0.3 * (len(ttbar) - half)  # a small reference resolves worth only roughly
     assert smeared["per_observable"]["m_t"] < 0.2 * clean["per_observable"]["m_t"]
+
+
+# -- the tt̄ system and pairs -----------------------------------------------------------------------------
+
+
+def draw_system(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """A toy tt̄ sample with the correlations of the real one: the tops' pT and rapidities share the
+    system's mass, the gap grows with it, a top's pT and its b's are tied."""
+    m = 350 + rng.gamma(2.0, 120.0, n)
+    y_sys = rng.normal(0, 0.8, n)
+    gap = rng.normal(0, 0.6 + m / 1000, n)
+    pt = m * rng.beta(2, 3, n) / 2
+    pt2 = pt + rng.normal(0, 5, n)
+    out = {"m_ttbar": m, "absdy_ttbar": np.abs(gap), "y_t": y_sys + gap / 2, "y_tbar": y_sys - gap / 2,
+           "pt_t": pt, "pt_tbar": np.abs(pt2), "m_t": 172.5 + rng.normal(0, 1.3, n),
+           "pt_b": pt * rng.uniform(0.2, 0.7, n) + rng.exponential(20, n),
+           "pt_q_Wp": pt * rng.uniform(0.1, 0.5, n) + rng.exponential(20, n),
+           "eta_b": y_sys + gap / 2 + rng.normal(0, 0.5, n), "eta_bbar": y_sys - gap / 2 + rng.normal(0, 0.5, n),
+           "pt_ttbar": np.zeros(n)}
+    out["m_W+"] = 80.4 + rng.normal(0, 2, n) + 0.3 * (out["m_t"] - 172.5)
+    return out
+
+
+@pytest.fixture(scope="module")
+def system_reference() -> WorthReference:
+    truth = draw_system(800_000, np.random.default_rng(11))
+    return WorthReference.from_truth(truth, names=all_names(truth), seed=3)
+
+
+def test_every_kind_is_measured_on_its_own_names(system_reference):
+    sample = draw_system(1000, np.random.default_rng(0))
+    assert "pt_t" not in worth_names(sample) and "m_ttbar" in worth_names(sample)
+    assert worth_names(sample, "system") == ["pt_t", "pt_tbar", "y_t", "y_tbar", "m_ttbar", "absdy_ttbar"]
+    assert len(worth_names(sample, "pairwise")) == len(PAIRS)
+    assert system_reference.fractions["pt_t×y_t"].shape == (PAIR_BINS * PAIR_BINS,)
+
+
+@pytest.mark.parametrize("n", [20_000, 100_000])
+def test_truth_is_worth_its_size_in_pairs_and_the_system(system_reference, n):
+    rng = np.random.default_rng(n + 1)
+    got = [worth_by_kind(draw_system(n, rng), system_reference) for _ in range(3)]
+    for kind in ("system", "pairwise"):
+        assert np.mean([g[kind]["worth"] for g in got]) == pytest.approx(n, rel=0.15)
+
+
+def test_a_broken_correlation_costs_pairwise_worth_not_marginal(system_reference):
+    rng = np.random.default_rng(21)
+    n = 100_000
+    sample = draw_system(n, rng)
+    shuffled = dict(sample)
+    shuffled["y_t"] = sample["y_t"][rng.permutation(n)]  # y(t) against pT(t), y(t̄), m(tt̄): broken
+    clean, broken = worth_by_kind(sample, system_reference), worth_by_kind(shuffled, system_reference)
+    # the marginals are the same numbers, in another order
+    assert broken["system"]["per_observable"] == clean["system"]["per_observable"]
+    assert broken["pairwise"]["worth"] < 0.1 * clean["pairwise"]["worth"]
+    assert broken["pairwise"]["worst_observable"] in ("pt_t×y_t", "y_t×y_tbar")
+    assert broken["pairwise"]["per_observable"]["pt_b×pt_q_Wp"] == clean["pairwise"]["per_observable"]["pt_b×pt_q_Wp"]
+
+
+def test_the_1sigma_range_covers_the_worth_as_often_as_it_should():
+    """A small reference (3 000 events) measures samples of known worth (truth, worth its size): the
+    1σ range, from the bins' covariance, holds the size in about 68 % of trials. The partons follow their
+    tops (near-copies here, as in tt̄ events), so counting their bins as independent gives a range too
+    narrow, which misses the size far more often."""
+    def draw(n, rng):
+        d = draw_system(n, rng)
+        d["pt_b"], d["pt_q_Wp"] = d["pt_t"] * 0.45 + rng.normal(0, 3, n), d["pt_t"] * 0.3 + rng.normal(0, 3, n)
+        d["eta_b"], d["eta_bbar"] = d["y_t"] + rng.normal(0, 0.1, n), d["y_tbar"] + rng.normal(0, 0.1, n)
+        return d
+
+    rng = np.random.default_rng(31)
+    binning = draw(200_000, rng)
+    n, trials = 3000, 40
+    covered = {True: 0, False: 0}
+    for _ in range(trials):
+        ref = WorthReference.from_samples(binning, draw(3000, rng), names=all_names(binning))
+        sample = draw(n, rng)
+        for correlated in covered:
+            lo, hi = ref.measure(sample, uncertainty=correlated)["worth_range"]
+            covered[correlated] += lo <= n <= hi
+    assert 0.55 <= covered[True] / trials <= 0.95  # 68 % ± 2σ of 40 trials, and a little conservative
+    assert covered[False] < covered[True] - 5
