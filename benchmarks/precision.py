@@ -9,8 +9,14 @@ sample (Pythia seed 100 + seed), trains the default `lhcgan fit` settings on it
 them against a large independent truth sample (Pythia seed 3003; 2M events unless
 --truth is given):
 
-* worth: the truth events the generated sample is worth (`lhcgan.validate.worth`),
-  all observables together and the worst single one; its ratio to the training size;
+* worth: the truth events the generated sample is worth (`lhcgan.validate.worth`), of three kinds:
+  the partons' marginals (as before), the tt̄-system observables (pT and y of each top, m(tt̄),
+  |Δy|) and pairs of them on 10×10 quantile cells; each in aggregate and its least member;
+* deciles: generated/truth in the truth's deciles of pT(t), y(t) and m(tt̄), the largest deviation
+  of each (the 25k goal: within 3 %);
+* self-assessment: the fit's own worth estimate, from its held-out events binned on its training
+  events as `lhcgan fit` reports it, its 1σ range, and whether that range holds the worth measured
+  against the independent truth;
 * AUC of lhcgan validate's classifier and, with --strong, of the L-GATr-style one;
 * max W1/σ of the quarks' pT, η, φ;
 * m(tt̄): the generated fraction above 1 and 1.5 TeV over truth's, with its pull, and
@@ -45,7 +51,9 @@ from lhcgan.simulate import simulate
 from lhcgan.train import Trainer
 from lhcgan.validate.metrics import (classifier_auc, observables, particle_w1, strong_classifier_auc,
                                      wasserstein1)
-from lhcgan.validate.worth import WorthReference
+from lhcgan.validate.metrics import amplification
+from machine import cpu_name  # benchmarks/machine.py, beside this script
+from lhcgan.validate.worth import WorthReference, all_names, worth_by_kind
 
 TAILS = (1000.0, 1500.0)
 
@@ -69,16 +77,47 @@ def mtt_figures(gen: Events, truth: Events) -> dict:
     return out
 
 
+DECILES = ("pt_t", "y_t", "m_ttbar")
+
+
+def deciles(gen: dict, truth: dict) -> dict[str, list[float]]:
+    """generated/truth in each decile of the truth's pT(t), y(t) and m(tt̄)."""
+    out = {}
+    for k in DECILES:
+        edges = np.quantile(truth[k], np.linspace(0, 1, 11))
+        edges[0], edges[-1] = -np.inf, np.inf
+        hg = np.histogram(gen[k], edges)[0] / len(gen[k])
+        ht = np.histogram(truth[k], edges)[0] / len(truth[k])
+        out[k] = (hg / ht).tolist()
+    return out
+
+
+def self_assessment(gen: Events, model: TrainedModel, events: Events) -> dict:
+    """The fit's own marginal worth estimate of ``gen``: its held-out events as the reference, its training
+    events as the binning (the split `lhcgan fit` made), as its last line reports it."""
+    from lhcgan.sample import split_holdout
+
+    training, heldout = split_holdout(events, model.config.holdout, int(model.meta.get("split_seed", model.config.seed)))
+    amp = amplification(observables(gen), observables(heldout), binning=observables(training),
+                        training_size=len(events))
+    return {"worth": amp["worth"], "range": amp["worth_range"], "heldout": len(heldout),
+            "system": amp["system"]["worth"], "pairwise": amp["pairwise"]["worth"]}
+
+
 def measure(gen: Events, truth: Events, ref: WorthReference, strong: bool, whole: Events | None = None) -> dict:
     """The figures of ``gen`` against ``truth`` (the reference half); the m(tt̄) tails against ``whole``, all the
     truth there is, where given: each half of 2M events is itself off by about 1 % above 1 TeV."""
     og, ot = observables(gen), observables(truth)
-    w = ref.measure(og, gen.weights)
+    kinds = worth_by_kind(og, ref, gen.weights)
+    w = kinds["marginal"]
     # the quarks' pT, η, φ: pT(tt̄) of a balanced sample is float rounding (exactly 0 in generated events)
     w1 = max(particle_w1({k: wasserstein1(og[k], ot[k]) / np.std(ot[k]) for k in og}).values())
     out = {"worth": w["worth"], "worst": w["worst"], "worst_observable": w["worst_observable"],
            "auc": classifier_auc(gen, truth, max_events=200_000), "w1": w1,
-           "mtt": mtt_figures(gen, truth if whole is None else whole)}
+           "mtt": mtt_figures(gen, truth if whole is None else whole),
+           "system": {k: kinds["system"][k] for k in ("worth", "worst", "worst_observable")},
+           "pairwise": {k: kinds["pairwise"][k] for k in ("worth", "worst", "worst_observable")},
+           "deciles": deciles(og, observables(truth if whole is None else whole))}
     if strong:
         out["strong_auc"] = strong_classifier_auc(gen, truth)
     return out
@@ -91,11 +130,22 @@ def row(label: str, size: int, m: dict, seconds: float | None) -> str:
             f"{m['w1']:>6.3f} {t['>1000']['ratio']:>5.2f} ({t['>1000']['pull']:+5.1f}σ) "
             f"{t['>1500']['ratio']:>5.2f} ({t['>1500']['pull']:+5.1f}σ) "
             f"{t['worst_bin']['ratio']:>5.2f}@{t['worst_bin']['from']:.0f}")
-    return text + (f" {seconds / 60:>6.1f}" if seconds is not None else "")
+    text += f" {seconds / 60:>6.1f}" if seconds is not None else f" {'':>6}"
+    sy, pw = m["system"], m["pairwise"]
+    text += (f" | {sy['worth']:>9,.0f} {sy['worst']:>8,.0f} {sy['worst_observable']:<11} {pw['worth']:>9,.0f} "
+             f"{pw['worst']:>8,.0f} {pw['worst_observable']:<18}")
+    text += " " + " ".join(f"{max(abs(r - 1) for r in m['deciles'][k]):>6.1%}" for k in DECILES)
+    return text
+
+
+def decile_row(label: str, m: dict) -> str:
+    return f"  {label} deciles of pT(t), gen/truth: " + " ".join(f"{r:.3f}" for r in m["deciles"]["pt_t"])
 
 
 HEADER = (f"{'sample':<26} {'worth':>10} {'×size':>6} {'worst':>9} {'(of)':<12} {'AUC':>6} {'strong':>6} "
-          f"{'W1/σ':>6} {'m(tt̄)>1 TeV':>14} {'>1.5 TeV':>14} {'worst bin':>10} {'fit min':>7}")
+          f"{'W1/σ':>6} {'m(tt̄)>1 TeV':>14} {'>1.5 TeV':>14} {'worst bin':>10} {'fit min':>7}"
+          f" | {'system':>9} {'least':>8} {'(of)':<11} {'pairwise':>9} {'least':>8} {'(of)':<18}"
+          f" {'dec pT(t)':>6} {'y(t)':>6} {'m(tt̄)':>6}")
 
 
 def main() -> None:
@@ -119,9 +169,10 @@ def main() -> None:
     if not truth_path.is_file():
         simulate(args.truth_events, truth_path, seed=3003)
     truth = lhcgan.read(truth_path)
-    ref = WorthReference.from_truth(observables(truth))
+    ref = WorthReference.from_truth(observables(truth), names=all_names(observables(truth)))
     # the comparison samples for AUC and m(tt̄): the reference half is independent of the binning half
     probe = truth[np.random.default_rng(1).permutation(len(truth))[: args.generate]]
+    print(f"CPU: {cpu_name()}")
     print(f"truth: {len(truth):,} events ({truth_path}); worth binned on one half, measured against the other")
     overrides = dict(parse_assignment(a) for a in args.set)
     results: dict[str, dict] = {}
@@ -157,12 +208,23 @@ def main() -> None:
                 m = measure(plain.sample(args.generate, seed=seed + 10), probe, ref, args.strong, truth)
                 results[f"unrefined:{size}:{seed}"] = m
                 print(row("  same, unrefined", len(events), m, None), flush=True)
-            m = measure(model.sample(args.generate, seed=seed + 10), probe, ref, args.strong, truth)
+            gen = model.sample(args.generate, seed=seed + 10)
+            m = measure(gen, probe, ref, args.strong, truth)
             m["fit_seconds"] = seconds
             m["acceptance"] = model.refiner.acceptance if model.refiner else 1.0
+            own = m["self_assessment"] = self_assessment(gen, model, events)
+            own["covers"] = bool(own["range"][0] <= m["worth"] <= own["range"][1])
             results[f"gan:{size}:{seed}"] = m
             print(row(f"lhcgan fit {size // 1000}k s{seed}", len(events), m, seconds),
                   f"(refinement keeps {m['acceptance']:.0%})" if model.refiner else "", flush=True)
+            print(decile_row(f"lhcgan fit {size // 1000}k s{seed}", m))
+            print(f"  its own estimate from {own['heldout']:,} held-out events: worth {own['worth']:,.0f} "
+                  f"(1σ {own['range'][0]:,.0f} to {own['range'][1]:,.0f}), independent truth {m['worth']:,.0f}: "
+                  f"{'covered' if own['covers'] else 'NOT covered'}", flush=True)
+    fits = [m["self_assessment"] for k, m in results.items() if k.startswith("gan:")]
+    if fits:
+        print(f"self-assessment: the fit's 1σ range holds the independent worth in {sum(f['covers'] for f in fits)}"
+              f" of {len(fits)} fits")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=float))
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 import warnings
 from collections.abc import Sequence
+
 from lhcgan.conditions import PARAMETERS
 from lhcgan.errors import LhcganError
 from lhcgan.process import CHANNELS

@@ -32,7 +32,7 @@ class FitConfig:
             decay angles; every event on its mass shells) or "momenta" (standardised 3-momenta).
         batch: events per batch, for both networks and the MMD.
         iterations: generator updates.
-        lr, betas: Adam settings; the learning rate decays as lr / (1 + lr_decay · iteration).
+        lr, betas, lr_decay: Adam settings; the learning rate decays as lr / (1 + lr_decay · iteration).
         lr_d: the discriminator's learning rate, if other than lr (two time-scale updates).
         d_steps: discriminator updates per generator update.
         reg_weight: weight γ of the Roth et al. gradient regulariser, added as γ/2 · Ω.
@@ -214,3 +214,56 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError("a card must be a mapping of settings", path=path)
     return data
+
+
+def _attribute_docs() -> dict[str, str]:
+    """FitConfig's "Attributes:" section as name → text (names listed together share their text)."""
+    doc = (FitConfig.__doc__ or "").split("Attributes:", 1)[1]
+    out: dict[str, str] = {}
+    names: list[str] = []
+    for line in doc.splitlines():
+        head, sep, text = line.strip().partition(": ")
+        if sep and line.startswith(" " * 8) and not line.startswith(" " * 9) and all(
+                n.strip().isidentifier() for n in head.split(",")):
+            names = [n.strip() for n in head.split(",")]
+            for n in names:
+                out[n] = text.strip()
+        elif line.strip() and names:
+            for n in names:
+                out[n] += " " + line.strip()
+    return out
+
+
+def _yaml_text(value: Any) -> str:
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+
+
+def settings_reference() -> str:
+    """The settings reference (docs/settings.md), Markdown made from FitConfig's fields and docstring and
+    the presets' cards, so that it cannot drift from them: ``python -m lhcgan.config > docs/settings.md``."""
+    docs = _attribute_docs()
+    cards = {p: _read_yaml(CARDS / f"{p}.yaml") for p in presets()}
+    others = [p for p in cards if p != "default"]
+    lines = ["# Settings reference", "",
+             "<!-- made by `python -m lhcgan.config > docs/settings.md`; a test holds it equal -->", "",
+             "Every setting of `lhcgan fit`: set one with `--set KEY=VALUE` (the value read as YAML), several in a "
+             "YAML card (`--card card.yaml`), or in Python with `lhcgan.pipeline.fit(..., overrides={...})`. "
+             "Settings left open (`null`) are decided for the sample and machine when training starts "
+             "(`lhcgan.settings.resolve_settings`); a run's `card.yaml` and its model save the settings as used.", "",
+             "| setting | default | " + " | ".join(others) + (" | " if others else "") + "meaning |",
+             "|---|---|" + "---|" * len(others) + "---|"]
+    for f in dataclasses.fields(FitConfig):
+        if f.name == "preset":
+            continue
+        default = _yaml_text(FitConfig().to_dict()[f.name])
+        cells = [f"`{default}`"]
+        for p in others:
+            value = _yaml_text(cards[p][f.name]) if f.name in cards[p] else default
+            cells.append(f"`{value}`" if value != default else "")
+        text = docs.get(f.name, "").replace("|", "\\|")
+        lines.append(f"| `{f.name}` | " + " | ".join(cells) + f" | {text} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(settings_reference(), end="")

@@ -68,9 +68,9 @@ class Events:
             if self.weights.shape != (len(self.momenta),):
                 raise InvalidEventsError(f"weights must have shape ({len(self.momenta)},), got {self.weights.shape}")
         self.parameters = {k: np.asarray(v, dtype=np.float64) for k, v in self.parameters.items()}
-        for k, v in self.parameters.items():
+        for name, v in self.parameters.items():
             if v.shape != (len(self.momenta),):
-                raise InvalidEventsError(f"parameter {k} must have shape ({len(self.momenta)},), got {v.shape}")
+                raise InvalidEventsError(f"parameter {name} must have shape ({len(self.momenta)},), got {v.shape}")
         if (self.variations is None) != (self.variation_set is None):
             raise InvalidEventsError("variations and variation_set come together")
         if self.variations is not None:

@@ -7,10 +7,10 @@ import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from lhcgan.atomic import atomic_output
 from lhcgan.events import Events
 from lhcgan.modelfile import Ensemble, TrainedModel, load_model
 from lhcgan.writing import output_format, write
-from lhcgan.atomic import atomic_output
 
 CHUNK = 200_000
 

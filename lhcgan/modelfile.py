@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from lhcgan.atomic import atomic_output
 from lhcgan.conditions import Conditioning
 from lhcgan.config import FitConfig
 from lhcgan.errors import InputError
@@ -24,7 +25,6 @@ from lhcgan.process import Process
 from lhcgan.refine import Refiner
 from lhcgan.variation_model import VariationModel
 from lhcgan.version import __version__
-from lhcgan.atomic import atomic_output
 
 FORMAT = "lhcgan-model/2"  # 2: helicity-frame angles, quantile-mapped coordinates, logistic noise
 ENSEMBLE_FORMAT = "lhcgan-ensemble/1"  # a list of lhcgan-model/2 payloads
@@ -206,7 +206,7 @@ class TrainedModel:
             # symmetries exact and leave every invariant quantity (pT, masses, ΔR) as generated
             # one row of numbers per event: the i-th event's transforms never move, whatever n or chunk
             columns = iter(rng_sym.random((k, len(self.config.symmetries))).T)
-            p = randomise(p, self.config.symmetries, lambda _: next(columns))
+            p = randomise(p, self.config.symmetries, lambda _, cols=columns: next(cols))
             if not ok.any():
                 raise InputError(f"the model made {k} non-finite events in a row", path=self.meta.get("source"),
                                  hint="the model is broken: retrain it")

@@ -292,7 +292,7 @@ class DecayParametrisation:
         m = physics.as_masses(self.process.masses if masses is None else masses, p)
         mt0, mw0, gt, gw = self._poles(poles, p[:, 0, 0])
         cols = []
-        for c, (top, w, b, q1, q2) in enumerate(self.cascades):
+        for c, (_top, _w, b, q1, q2) in enumerate(self.cascades):
             p4 = {i: physics.to_four_momenta(p[:, i], m[..., i]) for i in (b, q1, q2)}
             w4 = p4[q1] + p4[q2]
             t4 = p4[b] + w4

@@ -9,8 +9,8 @@ A new channel is a new `Channel` (and, if needed, `Mode`) here.
 from __future__ import annotations
 
 import functools
-from typing import Any
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -418,7 +418,7 @@ def _build_ttbar() -> Process:
         Resonance("t", r"$t$", 6, 172.5, 1.42, (0, 1, 2), None),
         Resonance("tbar", r"$\bar{t}$", -6, 172.5, 1.42, (3, 4, 5), None),
     )
-    slots = (
+    slots: tuple[Slot, ...] = (
         Slot("b", r"$b$", B_MASS, (5,), "t"),
         Slot("q_Wp", r"$u_{W^+}$ / $\nu$", 0.0, (), "W+"),
         Slot("qbar_Wp", r"$\bar{d}_{W^+}$ / $\ell^+$", 0.0, (), "W+"),

@@ -8,8 +8,8 @@ import numpy as np
 
 from lhcgan.errors import TrainingError
 from lhcgan.events import Events
-from lhcgan.system import recoils, system_features
 from lhcgan.stats import effective_size
+from lhcgan.system import recoils, system_features
 
 MAX_HOLDOUT = 100_000  # held-out events at most
 

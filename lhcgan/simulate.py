@@ -13,15 +13,15 @@ from typing import BinaryIO
 import awkward as ak
 import numpy as np
 
+from lhcgan.atomic import atomic_output
 from lhcgan.errors import ConfigError
-from lhcgan.reading import open_reader
-from lhcgan.reading.report import ReadReport
 from lhcgan.events import Events
 from lhcgan.process import TTBAR, Process
+from lhcgan.reading import open_reader
 from lhcgan.reading.decay import find_slots
+from lhcgan.reading.report import ReadReport
 from lhcgan.variations import Variation, VariationSet
 from lhcgan.writing import output_format, write
-from lhcgan.atomic import atomic_output
 from lhcgan.writing.gz import open_gzip
 
 MAX_SEED = 900_000_000  # Pythia's limit for Random:seed
@@ -67,8 +67,8 @@ def decay_settings(process: Process) -> list[str]:
         ids = sorted({i for m in r.modes if m.name in used for i in m.pythia})
         out.append((abs(r.pdg), " ".join(map(str, ids))))
     settings = []
-    for pdg, ids in dict(out).items():  # W⁺ and W⁻ share their PDG entry
-        settings += [f"{pdg}:onMode = off", f"{pdg}:onIfAny = {ids}"]
+    for pdg, text in dict(out).items():  # W⁺ and W⁻ share their PDG entry
+        settings += [f"{pdg}:onMode = off", f"{pdg}:onIfAny = {text}"]
     return settings
 
 
@@ -81,12 +81,12 @@ def makes_only(process: Process) -> bool:
 
 
 def pythia_settings(ecm: float, seed: int, *, bias: float | None = None, isr: bool = False,
-                    process: Process = TTBAR.restrict(["allhad"]), mt: float | None = None,
+                    process: Process | None = None, mt: float | None = None,
                     mw: float | None = None) -> list[str]:
     """The full list of Pythia settings for a run.
 
     Args:
-        process: its channels decide the W decays (`decay_settings`).
+        process: its channels decide the W decays (`decay_settings`); default the all-hadronic one.
         mt, mw: the top and W pole masses (``6:m0``, ``24:m0``), GeV; None: Pythia's default.
         bias: generate ∝ (p̂T / 100 GeV)^bias more often (`PhaseSpace:bias2Selection`), each event
             weighted by the inverse, so the m(tt̄) and pT tails fill; the sample is then weighted.
@@ -95,7 +95,7 @@ def pythia_settings(ecm: float, seed: int, *, bias: float | None = None, isr: bo
     if not 0 <= seed <= MAX_SEED:
         raise ConfigError(f"seed must be in [0, {MAX_SEED}], got {seed}")
     settings = [f"Beams:eCM = {ecm:g}", "Random:setSeed = on", f"Random:seed = {seed}", *SETTINGS,
-                *decay_settings(process)]
+                *decay_settings(TTBAR.restrict(["allhad"]) if process is None else process)]
     for pdg, mass, name in ((6, mt, "--mt"), (24, mw, "--mw")):
         if mass is not None:
             if not 0 < mass < 1000:

@@ -52,7 +52,7 @@ def system_features(momenta: np.ndarray, masses: Any, process: Process, signed: 
     values, the invariants of z → −z (a sample learnt with that symmetry is symmetric by construction).
     """
     prim = primaries(momenta, masses, process)
-    system = sum(prim)
+    system = np.sum(prim, axis=0)
     gap = physics.rapidity(prim[0]) - physics.rapidity(prim[1])
     y = physics.rapidity(system)
     out = {"m_system": np.sqrt(np.clip(system[:, 0] ** 2 - (system[:, 1:] ** 2).sum(-1), 0, None)),

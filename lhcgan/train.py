@@ -21,19 +21,19 @@ import numpy as np
 import torch
 
 from lhcgan import physics
+from lhcgan.atomic import atomic_output
 from lhcgan.conditions import Conditioning
 from lhcgan.config import FitConfig, save_card
+from lhcgan.distributed import distributed, gather, init_distributed, select_device
 from lhcgan.errors import ConfigError, TrainingError
 from lhcgan.events import Events, sample_flavours, to_fraction_table
 from lhcgan.losses import discriminator_loss, generator_loss, resonance_mmd, roth_regularizer
 from lhcgan.model import Bridge, Discriminator, Generator, autocast, make_parametrisation
 from lhcgan.modelfile import TrainedModel
 from lhcgan.preprocessing import Standardizer
-from lhcgan.stats import effective_size, row_shares, weighted_mean_std
-from lhcgan.distributed import distributed, gather, init_distributed, select_device
 from lhcgan.sample import check_weights, split_holdout, symmetrised
 from lhcgan.settings import resolve_settings
-from lhcgan.atomic import atomic_output
+from lhcgan.stats import effective_size, row_shares, weighted_mean_std
 
 CHECKPOINT = "checkpoint.pt"
 MODEL = "model.pt"

@@ -61,3 +61,29 @@ def mt_joined(mt_samples):
     from lhcgan.conditions import join_samples
 
     return join_samples([lhcgan.read(mt_samples[LOW]), lhcgan.read(mt_samples[HIGH])], ["mt"])
+
+
+# -- markers: `pythia` for tests that run Pythia 8 (themselves or through a fixture), so that
+# `pytest -m "not pythia and not slow"` is a fast tier -------------------------------------------------
+
+_PYTHIA_CALLS = ("simulate(", "pythia8", "Pythia(", "getfixturevalue(")  # the last: the samples above, by name
+
+
+def _runs_pythia(func, seen: dict) -> bool:
+    import inspect
+
+    if func not in seen:
+        try:
+            seen[func] = any(s in inspect.getsource(func) for s in _PYTHIA_CALLS)
+        except (OSError, TypeError):
+            seen[func] = False
+    return seen[func]
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    seen: dict = {}
+    for item in items:
+        defs = [d for ds in item._fixtureinfo.name2fixturedefs.values() for d in ds]
+        funcs = [getattr(item, "function", None), *(d.func for d in defs)]
+        if any(f is not None and _runs_pythia(f, seen) for f in funcs):
+            item.add_marker(pytest.mark.pythia)

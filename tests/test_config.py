@@ -41,3 +41,16 @@ def test_bad_settings(tmp_path):
 def test_the_dataclass_defaults_are_the_default_card():
     assert FitConfig() == load_card("default")
     assert FitConfig().to_dict() == load_card("default").to_dict() | {"preset": "default"}
+
+
+def test_the_settings_reference_is_made_from_the_settings_and_is_current():
+    """docs/settings.md is `settings_reference()`'s output, and every setting has its description."""
+    import dataclasses
+    from pathlib import Path
+
+    from lhcgan.config import FitConfig, _attribute_docs, settings_reference
+
+    fields = {f.name for f in dataclasses.fields(FitConfig)} - {"preset"}
+    assert fields <= set(_attribute_docs()), f"settings without a description: {sorted(fields - set(_attribute_docs()))}"
+    path = Path(__file__).resolve().parents[1] / "docs" / "settings.md"
+    assert path.read_text() == settings_reference(), "regenerate: python -m lhcgan.config > docs/settings.md"

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from lhcgan.atomic import atomic_output
 from lhcgan.events import Events
 from lhcgan.reading import read
 from lhcgan.validate.metrics import observables, particle_w1, summarise
-from lhcgan.atomic import atomic_output
 
 __all__ = ["validate", "format_table"]
 

@@ -6,14 +6,15 @@ All functions take `Events` (or plain arrays) and return floats or dicts of them
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from lhcgan import physics
 from lhcgan.events import Events
 from lhcgan.process import Process
-from lhcgan.system import primary_observables
 from lhcgan.stats import weighted_cdf, weighted_mean_std, weighted_quantiles
+from lhcgan.system import primary_observables
 from lhcgan.validate.worth import PAIR, WorthReference, all_names, recoils, worth_by_kind
 
 #: Observables of one sample: name → (N,) array.
@@ -245,7 +246,7 @@ def summarise(generated: Events, truth: Events, *, training_size: int | None = N
         w1[name] = wasserstein1(og[name], ot[name], wg, wt) / sigma if sigma > 0 else 0.0
         chi2[name] = chi2_ndf(og[name], ot[name], wa=wg, wb=wt)
     fg, ft = in_peak_fractions(generated, truth.process), in_peak_fractions(truth)
-    metrics = {
+    metrics: dict[str, Any] = {
         "n_generated": len(generated),
         "n_truth": len(truth),
         "w1_over_sigma": w1,

@@ -8,9 +8,8 @@ with the statistical error of that ratio estimator, σ² = Σ w₀² (r_k − R)
 
 from __future__ import annotations
 
-from typing import Any
-
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
 

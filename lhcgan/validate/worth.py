@@ -29,6 +29,7 @@ events and fluctuate together, so counting them as independent would make the ra
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -70,7 +71,7 @@ def worth_names(observables: dict[str, np.ndarray], kind: str = "marginal") -> l
 
 def _cells(values: dict[str, np.ndarray], name: str, edges: tuple[np.ndarray, ...]) -> np.ndarray:
     """Each event's bin (N,) of observable ``name``, or for a pair "a×b" its cell (row-major)."""
-    idx = 0
+    idx: Any = 0
     for axis, e in zip(name.split(PAIR), edges):
         i = np.clip(np.searchsorted(e, values[axis], side="right") - 1, 0, len(e) - 2)
         idx = idx * (len(e) - 1) + i
@@ -238,7 +239,7 @@ class WorthReference:
         else:
             cov *= effective_size(self.reference_weights, n_ref_kept) / self.size
         n = len(sample_cells[0])
-        keep = slice(None)
+        keep: Any = slice(None)
         if n > COVARIANCE_EVENTS:
             keep = np.sort(np.random.default_rng(1).choice(n, COVARIANCE_EVENTS, replace=False))
         w = None if weights is None else np.asarray(weights, dtype=np.float64)[keep]

@@ -27,12 +27,12 @@ from typing import IO, Any
 import numpy as np
 
 from lhcgan import physics
+from lhcgan.atomic import atomic_output
 from lhcgan.errors import ConfigError, OutputError
 from lhcgan.events import Events
 from lhcgan.process import Process
 from lhcgan.variations import VariationSet
 from lhcgan.version import __version__
-from lhcgan.atomic import atomic_output
 from lhcgan.writing.chunks import as_chunks
 from lhcgan.writing.gz import open_gzip
 
@@ -172,8 +172,8 @@ def _initrwgt(variations: VariationSet) -> str:
     if variations.initrwgt:
         return variations.initrwgt.strip() + "\n"
     out = ["<initrwgt>"]
-    for group, members in itertools.groupby(variations.entries, key=lambda v: v.group or v.kind):
-        members = list(members)
+    for group, grouped in itertools.groupby(variations.entries, key=lambda v: v.group or v.kind):
+        members = list(grouped)
         combine = ' combine="envelope"' if members[0].kind == "scale" else ""  # a PDF's rule is its set's
         out.append(f'<weightgroup name="{html.escape(group)}"{combine}>')
         out += [f'<weight id="{html.escape(v.id)}"> {html.escape(v.text)} </weight>' for v in members]

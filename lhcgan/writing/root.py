@@ -25,12 +25,12 @@ import numpy as np
 import uproot
 
 from lhcgan import physics
-from lhcgan.events import Events, channel_totals, counts_to_fractions, to_fraction_table
-from lhcgan.rootschema import BRANCH_TYPE, COLLECTION, METADATA, TREE, WEIGHT
-from lhcgan.version import __version__
 from lhcgan.atomic import atomic_output
 from lhcgan.errors import OutputError
+from lhcgan.events import Events, channel_totals, counts_to_fractions, to_fraction_table
+from lhcgan.rootschema import BRANCH_TYPE, COLLECTION, METADATA, TREE, WEIGHT
 from lhcgan.variations import BRANCHES, KINDS, VariationSet
+from lhcgan.version import __version__
 from lhcgan.writing.chunks import as_chunks
 
 

@@ -147,6 +147,7 @@ def test_a_broken_correlation_costs_pairwise_worth_not_marginal(system_reference
     assert broken["pairwise"]["per_observable"]["pt_b×pt_q_Wp"] == clean["pairwise"]["per_observable"]["pt_b×pt_q_Wp"]
 
 
+@pytest.mark.slow
 def test_the_1sigma_range_covers_the_worth_as_often_as_it_should():
     """A small reference (3 000 events) measures samples of known worth (truth, worth its size): the
     1σ range, from the bins' covariance, holds the size in about 68 % of trials. The partons follow their
