@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from lhcgan.conditions import PARAMETERS
 from lhcgan.errors import LhcganError
 from lhcgan.process import CHANNELS
+from lhcgan.rootschema import COLLECTIONS
 from lhcgan.version import __version__
 
 PYTHIA_MT, PYTHIA_MW = 173.0, 80.385  # Pythia 8's defaults, for the help text (a test holds them to Pythia's)
@@ -134,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("convert", help="convert LHE / ROOT / NanoAOD to lhcgan ROOT or LHE")
     p.add_argument("input", help="input file: .lhe[.gz], lhcgan .root or NanoAOD .root")
     p.add_argument("output", help="output file: .root, .lhe or .lhe.gz")
-    p.add_argument("--collection", default="auto", choices=["auto", "lhcgan", "LHEPart", "GenPart"],
+    p.add_argument("--collection", default="auto", choices=["auto", *COLLECTIONS],
                    help="which ROOT collection to read (default: detected)")
     p.add_argument("--ecm", type=float, default=None, help="collider energy in GeV for LHE output (default: from input)")
     p.add_argument("--channel", action="append", choices=CHANNELS,

@@ -38,6 +38,7 @@ from lhcgan.errors import ConfigError, InputError
 from lhcgan.events import Events
 from lhcgan.process import Process
 from lhcgan.stats import effective_size
+from lhcgan.symmetry import z_odd
 from lhcgan.system import recoils, system_features
 
 if TYPE_CHECKING:
@@ -239,7 +240,7 @@ def refine(model: "TrainedModel", training: Events) -> "TrainedModel":
     n = int(min(max(PER_EVENT * len(training), MIN_GENERATED), MAX_GENERATED))
     plain = dataclasses.replace(model, refiner=None)
     generated = Events.concatenate(list(plain.iterate(n, seed=cfg.seed, shard=SHARD)))
-    refiner = Refiner.fit(training, generated, strength=cfg.refine_strength, signed="reflect_z" not in cfg.symmetries)
+    refiner = Refiner.fit(training, generated, strength=cfg.refine_strength, signed=not z_odd(cfg.symmetries))
     return dataclasses.replace(model, refiner=refiner, config=cfg.replace(refine=True),
                                meta=model.meta | {"refine_acceptance": refiner.acceptance, "refine_generated": n})
 

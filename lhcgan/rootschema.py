@@ -10,6 +10,9 @@ particles) with ``LHEPart_status`` = 1; the weight as ``genWeight``. Files of ea
 from __future__ import annotations
 
 TREE = "Events"
+#: The particle collections a ROOT file is read from (`lhcgan.reading.root.SCHEMAS` says how): lhcgan's own,
+#: NanoAOD's outgoing LHE partons, NanoAOD's generator particles with their mothers.
+COLLECTIONS = ("lhcgan", "LHEPart", "GenPart")
 METADATA = "lhcgan_metadata"
 COLLECTION = "LHEPart"
 LEGACY_COLLECTION = "Particle"

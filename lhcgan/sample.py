@@ -109,10 +109,13 @@ def symmetrised(momenta: np.ndarray, weights: np.ndarray | None, symmetries: lis
     The generator's quantile maps and the discriminator's standardisation are fitted on this, so the
     maps carry the symmetries exactly rather than the sample's fluctuations about them.
     """
-    from lhcgan.symmetry import randomise, reflect_z
+    from lhcgan.symmetry import SYMMETRIES, randomise
 
     p = momenta
-    if "reflect_z" in symmetries:
-        p = np.concatenate([p, reflect_z(p, np.ones(len(p), bool))])
-        weights = None if weights is None else np.concatenate([weights, weights])
-    return randomise(p, [s for s in symmetries if s == "azimuth"], np.random.default_rng([seed, 2]).random), weights
+    for name in symmetries:  # discrete symmetries: the sample's exact images appended
+        image = SYMMETRIES[name].image
+        if image is not None:
+            p = np.concatenate([p, image(p)])
+            weights = None if weights is None else np.concatenate([weights, weights])
+    continuous = [s for s in symmetries if SYMMETRIES[s].image is None]  # drawn at random
+    return randomise(p, continuous, np.random.default_rng([seed, 2]).random), weights

@@ -33,14 +33,15 @@ def resolve_settings(config: FitConfig, events: "Events", *, weighted: bool, con
     ``warn`` (rank 0) warns where a setting is changed or contradicts the sample.
     """
     from lhcgan.model import cpu_has_bf16
-    from lhcgan.symmetry import symmetric_beams
+    from lhcgan.symmetry import SYMMETRIES
 
     cfg = config
-    if "reflect_z" in cfg.symmetries and not symmetric_beams(events.meta):
+    broken = [s for s in cfg.symmetries if not SYMMETRIES[s].holds(events.meta)]
+    if broken:
         if warn:
             warnings.warn(f"the beams {events.meta.get('beams')} at {events.meta.get('beam_energies')} GeV are not "
-                          "symmetric: z → −z is no symmetry of this sample and is not used", stacklevel=3)
-        cfg = cfg.replace(symmetries=[s for s in cfg.symmetries if s != "reflect_z"])
+                          f"symmetric: {', '.join(broken)} is no symmetry of this sample and is not used", stacklevel=3)
+        cfg = cfg.replace(symmetries=[s for s in cfg.symmetries if s not in broken])
     if weighted and cfg.reg_weight_weighted is not None:
         # a weighted sample's few heavy events let a discriminator held at the unweighted γ win and the run
         # collapse (a biased sample did, at 1e-3, from iteration 1600 on)

@@ -65,3 +65,23 @@ def test_unknown_symmetry_and_asymmetric_beams():
     assert symmetric_beams({}) and symmetric_beams({"beams": [2212, 2212], "beam_energies": [6500.0, 6500.0]})
     assert not symmetric_beams({"beams": [2212, 1000822080], "beam_energies": [6500.0, 2560.0]})
     assert not symmetric_beams({"beams": [2212, 2212], "beam_energies": [6500.0, 4000.0]})
+
+
+@pytest.mark.parametrize("name", SYMMETRIES)
+def test_every_symmetry_keeps_its_contract(ttbar, name):
+    """The registry's promises: an image is one of the transforms (it keeps what they keep), and z_odd says
+    whether rapidities change sign; `holds` accepts the LHC's equal beams."""
+    sym = SYMMETRIES[name]
+    p = ttbar.momenta[:300]
+    moved = sym.transform(p, np.random.default_rng(1).random(len(p)))
+    flipped_eta = np.isclose(physics.eta(moved), -physics.eta(p), atol=1e-9).all(axis=1)
+    same_eta = np.isclose(physics.eta(moved), physics.eta(p), atol=1e-9).all(axis=1)
+    if sym.z_odd:
+        assert flipped_eta.any() and (flipped_eta | same_eta).all()
+    else:
+        assert same_eta.all()
+    if sym.image is not None:
+        q = sym.image(p)
+        np.testing.assert_allclose(physics.pt(q), physics.pt(p), rtol=1e-12)
+        assert not np.allclose(q, p)
+    assert sym.holds({"beams": [2212, 2212], "beam_energies": [6500.0, 6500.0]})

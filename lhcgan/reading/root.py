@@ -28,7 +28,8 @@ import os
 import re
 import warnings
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import awkward as ak
 import numpy as np
@@ -41,16 +42,47 @@ from lhcgan.process import TTBAR, Process
 from lhcgan.reading.decay import classify, find_slots
 from lhcgan.reading.report import ReadReport
 from lhcgan.reading.source import check_exists
-from lhcgan.rootschema import COLLECTION, LEGACY_COLLECTION, METADATA, WEIGHT_BRANCHES
+from lhcgan.rootschema import COLLECTION, COLLECTIONS, LEGACY_COLLECTION, METADATA, WEIGHT_BRANCHES
 from lhcgan.variations import BRANCHES, KINDS, Variation, VariationSet, check_ratios
 
 KINEMATICS = ("pt", "eta", "phi")
-SCHEMAS = {
-    "lhcgan": (COLLECTION, ("pdgId",)),
-    "lhcgan-legacy": (LEGACY_COLLECTION, ("pdgId",)),
-    "LHEPart": ("LHEPart", ("pdgId", "status")),
-    "GenPart": ("GenPart", ("pdgId", "genPartIdxMother")),
+
+
+@dataclass(frozen=True)
+class Schema:
+    """One ROOT particle collection the reader knows, behind one interface.
+
+    Attributes:
+        prefix: the branches' prefix (``LHEPart`` for ``LHEPart_pt``, ...).
+        fields: the branches it needs beside pT, η, φ.
+        slots: (reader, arrays, pdg (M,), event of each particle (M,), events n) → (slot index (n, 6),
+            accepted (n,) bool, skipped reasons): which particle fills which of the process's slots.
+    """
+
+    prefix: str
+    fields: tuple[str, ...]
+    slots: Callable[["RootReader", dict[str, np.ndarray], np.ndarray, np.ndarray, int],
+                    tuple[np.ndarray, np.ndarray, Counter]]
+
+
+def _genpart_slots(reader: "RootReader", a: dict[str, np.ndarray], pid: np.ndarray, ev: np.ndarray, n: int
+                   ) -> tuple[np.ndarray, np.ndarray, Counter]:
+    """GenPart: the decay chain followed through the mothers' indices."""
+    start = np.concatenate([[0], np.cumsum(a["counts"])[:-1]])
+    local = a["genPartIdxMother"].astype(np.int64)
+    mother = np.where(local >= 0, start[ev] + local, -1)
+    sel = find_slots(pid, mother, ev, n, reader.process)
+    return sel.index, sel.accepted, sel.skipped
+
+
+#: Every collection by name (COLLECTIONS of `lhcgan.rootschema`, and lhcgan's files before 0.2).
+SCHEMAS: dict[str, Schema] = {
+    "lhcgan": Schema(COLLECTION, ("pdgId",), lambda r, a, pid, ev, n: r._lhcgan_slots(a["counts"], pid, n)),
+    "lhcgan-legacy": Schema(LEGACY_COLLECTION, ("pdgId",), lambda r, a, pid, ev, n: r._lhcgan_slots(a["counts"], pid, n)),
+    "LHEPart": Schema("LHEPart", ("pdgId", "status"), lambda r, a, pid, ev, n: r._by_flavour(pid, a["status"], ev, n)),
+    "GenPart": Schema("GenPart", ("pdgId", "genPartIdxMother"), _genpart_slots),
 }
+assert set(COLLECTIONS) <= set(SCHEMAS)
 LHE_NO_MATCH = ("outgoing LHE partons do not form b b̄ and one W⁺ and one W⁻ decay (no mother links in "
                 "LHEPart to follow)")
 
@@ -116,10 +148,10 @@ class RootReader:
         else:
             wanted = ["lhcgan", "lhcgan-legacy"] if collection == "lhcgan" else [collection]
         for schema in wanted:
-            prefix, extra = SCHEMAS[schema]
+            prefix, extra = SCHEMAS[schema].prefix, SCHEMAS[schema].fields
             if all(f"{prefix}_{b}" in keys for b in (*KINEMATICS, *extra)):
                 return tree, schema
-        need = " or ".join(f"{SCHEMAS[s][0]}_{{pt,eta,phi,{','.join(SCHEMAS[s][1])}}}" for s in wanted)
+        need = " or ".join(f"{SCHEMAS[s].prefix}_{{pt,eta,phi,{','.join(SCHEMAS[s].fields)}}}" for s in wanted)
         raise SchemaError(
             f"tree {name!r} has no usable branches: need {need}",
             path=self.path,
@@ -191,8 +223,8 @@ class RootReader:
         return out
 
     def __iter__(self) -> Iterator[Events]:
-        prefix = SCHEMAS[self.collection][0]
-        fields = (*KINEMATICS, *SCHEMAS[self.collection][1])
+        prefix = SCHEMAS[self.collection].prefix
+        fields = (*KINEMATICS, *SCHEMAS[self.collection].fields)
         n_before = 0
         for start in range(0, self.tree.num_entries, self.step):
             stop = min(start + self.step, self.tree.num_entries)
@@ -262,16 +294,7 @@ class RootReader:
         pid = a["pdgId"].astype(np.int64)
         with np.errstate(over="ignore", invalid="ignore"):  # incoming partons: pT = 0, |η| = ∞
             p = physics.from_pt_eta_phi(pt, eta, phi)
-        if self.collection == "GenPart":
-            start = np.concatenate([[0], np.cumsum(counts)[:-1]])
-            local = a["genPartIdxMother"].astype(np.int64)
-            mother = np.where(local >= 0, start[ev] + local, -1)
-            sel = find_slots(pid, mother, ev, n, self.process)
-            index, accepted, skipped = sel.index, sel.accepted, sel.skipped
-        elif self.collection == "LHEPart":
-            index, accepted, skipped = self._by_flavour(pid, a["status"], ev, n)
-        else:
-            index, accepted, skipped = self._lhcgan_slots(counts, pid, n)
+        index, accepted, skipped = SCHEMAS[self.collection].slots(self, a, pid, ev, n)
         idx = index[accepted]
         finite = np.isfinite(p[idx]).all(axis=(1, 2))
         if not finite.all():
