@@ -7,6 +7,7 @@ import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -17,6 +18,9 @@ from lhcgan.conditions import Conditioning
 from lhcgan.errors import ConfigError
 from lhcgan.preprocessing import LOGISTIC, DecayParametrisation, Poles, Standardizer
 from lhcgan.process import Process
+
+if TYPE_CHECKING:
+    from lhcgan.config import FitConfig
 
 
 def mlp(n_in: int, hidden: int, layers: int, n_out: int) -> nn.Sequential:
@@ -242,7 +246,16 @@ class Generator(nn.Module):
         self.n_out = n_out
         self.residual = residual
         self.n_condition = n_condition
+        #: the arguments that rebuild it: what a model file saves and `from_spec` takes
+        self.spec = {"latent": latent, "hidden": hidden, "layers": layers, "n_out": n_out, "residual": residual,
+                     "n_condition": n_condition}
         self.net = mlp(latent + n_condition, hidden, layers, n_out)
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> "Generator":
+        """The (untrained) generator of a `spec` (files of earlier versions lack n_condition: 0)."""
+        return cls(int(spec["latent"]), int(spec["hidden"]), int(spec["layers"]), int(spec["n_out"]),
+                   bool(spec["residual"]), int(spec.get("n_condition", 0)))
 
     def forward(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         """(B, latent) and (B, n_condition) → (B, n_out) float32.
@@ -267,6 +280,17 @@ class Generator(nn.Module):
         """(n, latent) unit-variance logistic noise, float32."""
         u = torch.rand(n, self.latent, generator=generator, device=device).clamp_(1e-7, 1 - 1e-7)
         return torch.logit(u) * LOGISTIC
+
+
+def build_networks(cfg: "FitConfig", process: Process, bridge: Bridge) -> tuple[Generator, "Discriminator"]:
+    """The generator and discriminator a fit of ``process`` with settings ``cfg`` trains (the generator is what
+    a model file rebuilds with `Generator.from_spec`)."""
+    n_out = 3 * process.n_particles
+    if cfg.residual and cfg.latent < n_out:
+        raise ConfigError(f"a residual generator needs latent ≥ {n_out} (3 per particle), got {cfg.latent}",
+                          hint=f"--set latent={n_out}, or residual=false")
+    generator = Generator(cfg.latent, cfg.hidden, cfg.layers, n_out, cfg.residual, bridge.n_condition)
+    return generator, Discriminator(bridge.n_features, cfg.disc_hidden, cfg.disc_layers)
 
 
 class Discriminator(nn.Module):

@@ -60,9 +60,7 @@ class TrainedModel:
         return {
             "format": FORMAT,
             "lhcgan_version": __version__,
-            "generator": {"latent": g.latent, "hidden": self.config.hidden, "layers": self.config.layers,
-                          "n_out": 3 * self.process.n_particles, "residual": g.residual,
-                          "n_condition": g.n_condition},
+            "generator": dict(g.spec),
             "generator_state": {k: v.cpu() for k, v in g.state_dict().items()},
             "bridge_state": {k: v.cpu() for k, v in self.bridge.state_dict().items()},
             "conserve_pt": self.bridge.conserve_pt,
@@ -101,8 +99,7 @@ class TrainedModel:
                         conserve_pt=d.get("conserve_pt", d["config"].get("conserve_pt")), disc_masses=d["disc_masses"],
                         disc_coordinates=d["disc_coordinates"], conditioning=conditioning)
         bridge.load_state_dict(bs)
-        a = d["generator"]
-        gen = Generator(a["latent"], a["hidden"], a["layers"], a["n_out"], a["residual"], a.get("n_condition", 0))
+        gen = Generator.from_spec(d["generator"])
         gen.load_state_dict(d["generator_state"])
         refiner = Refiner.from_dict(d["refiner"]) if d.get("refiner") else None
         variation_model = VariationModel.from_dict(d["variation_model"]) if d.get("variation_model") else None

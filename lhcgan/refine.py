@@ -39,7 +39,7 @@ from lhcgan.events import Events
 from lhcgan.process import Process
 from lhcgan.stats import effective_size
 from lhcgan.symmetry import z_odd
-from lhcgan.system import recoils, system_features
+from lhcgan.system import recoils, refine_features
 
 if TYPE_CHECKING:
     from lhcgan.modelfile import TrainedModel
@@ -102,7 +102,7 @@ class Refiner:
 
     def _tilt(self, momenta: np.ndarray, masses: np.ndarray, process: Process) -> np.ndarray:
         """Σ_F f_F (N,): the tilt's log, unnormalised."""
-        feats = system_features(momenta, masses, process, self.signed)
+        feats = refine_features(momenta, masses, process, self.signed)
         f = np.zeros(len(momenta))
         for k, name in enumerate(self.names):
             i, t = _locate(feats[name], self.knots[k])
@@ -143,19 +143,21 @@ class Refiner:
 
     @classmethod
     def fit(cls, training: Events, generated: Events, *, strength: float = STRENGTH, signed: bool = False,
-            recoil: bool | None = None, knot_z: np.ndarray = KNOT_Z) -> "Refiner":
+            recoil: bool | None = None, knot_z: np.ndarray = KNOT_Z, extra: tuple[str, ...] = ()) -> "Refiner":
         """The tilt of ``generated`` (unweighted) that best matches ``training`` (weights, signed, allowed).
 
         ``recoil`` adds the system's pT as a feature (by default where the training sample recoils;
-        a balanced sample's system pT is float rounding). The penalty is ``strength``/N_eff on the sum of
+        a balanced sample's system pT is float rounding); ``extra`` names more features of `refine_features`
+        (each top's rapidity, ``y_t``, ``y_tbar``). The penalty is ``strength``/N_eff on the sum of
         squared second differences of the knot values, N_eff = (Σw)²/Σw² of the training events.
         """
 
-        ft = system_features(training.momenta, training.masses, training.process, signed)
-        fg = system_features(generated.momenta, generated.masses, generated.process, signed)
+        ft = refine_features(training.momenta, training.masses, training.process, signed)
+        fg = refine_features(generated.momenta, generated.masses, generated.process, signed)
         if recoil is None:
             recoil = recoils(ft)
-        names = tuple(k for k in ft if k != "pt_system" or recoil)
+        optional = {f"y_{r.name}" for r in training.process.primaries}  # only where ``extra`` names them
+        names = tuple(k for k in ft if k not in optional and (k != "pt_system" or recoil)) + tuple(extra)
         levels = _normal_cdf(knot_z)
         knots = np.stack([np.quantile(fg[k], levels) for k in names])
         knots = np.maximum.accumulate(knots, axis=1)  # ties (a feature with an atom) stay ordered

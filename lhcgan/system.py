@@ -43,6 +43,16 @@ def primary_observables(momenta: np.ndarray, masses: Any, process: Process) -> d
     return out
 
 
+def refine_features(momenta: np.ndarray, masses: Any, process: Process, signed: bool = False) -> dict[str, np.ndarray]:
+    """`system_features` and each primary's rapidity ``y_<name>`` (absolute unless ``signed``): what a
+    refiner may tilt on."""
+    out = system_features(momenta, masses, process, signed)
+    for r, q in zip(process.primaries, primaries(momenta, masses, process)):
+        y = physics.rapidity(q)
+        out[f"y_{r.name}"] = y if signed else np.abs(y)
+    return out
+
+
 def system_features(momenta: np.ndarray, masses: Any, process: Process, signed: bool = False) -> dict[str, np.ndarray]:
     """The tt̄ system's features, name → (N,), of events' momenta (N, n, 3) GeV with their slot masses
     ((n,) or per event (N, n) GeV, as `Events.masses`): the invariant mass (GeV) of the primary resonances

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
-import functools
 import json
 import os
 import time
@@ -22,16 +21,18 @@ import torch
 
 from lhcgan import physics
 from lhcgan.atomic import atomic_output
+from lhcgan.batches import RealBatches
 from lhcgan.conditions import Conditioning
 from lhcgan.config import FitConfig, save_card
 from lhcgan.distributed import distributed, gather, init_distributed, select_device
-from lhcgan.errors import ConfigError, TrainingError
-from lhcgan.events import Events, sample_flavours, to_fraction_table
+from lhcgan.errors import TrainingError
+from lhcgan.events import Events, to_fraction_table
 from lhcgan.losses import discriminator_loss, generator_loss, resonance_mmd, roth_regularizer
-from lhcgan.model import Bridge, Discriminator, Generator, autocast, make_parametrisation
+from lhcgan.model import Bridge, autocast, build_networks, make_parametrisation
 from lhcgan.modelfile import TrainedModel
 from lhcgan.preprocessing import Standardizer
 from lhcgan.sample import check_weights, split_holdout, symmetrised
+from lhcgan.selection import Selection
 from lhcgan.settings import resolve_settings
 from lhcgan.stats import effective_size, row_shares, weighted_mean_std
 
@@ -44,7 +45,6 @@ MAX_RECOVERIES = 10
 COLLAPSE = 0.9
 #: ... and above which a checkpoint is not taken as a state to restart from.
 SEPARATING = 0.5
-SELECT_EVENTS = 50_000  # generated events model selection scores
 
 
 class _NonFinite(Exception):
@@ -117,13 +117,8 @@ class Trainer:
         self.bridge = Bridge(self.pre, self.feat, self.process, mass_mean=m_mean, mass_scale=m_std,
                              conserve_pt=self.conserve_pt, disc_masses=cfg.disc_masses,
                              disc_coordinates=cfg.disc_coordinates, conditioning=conditioning).to(self.device)
-        n_out = 3 * self.process.n_particles
-        if cfg.residual and cfg.latent < n_out:
-            raise ConfigError(f"a residual generator needs latent ≥ {n_out} (3 per particle), got {cfg.latent}",
-                              hint=f"--set latent={n_out}, or residual=false")
-        self.G = Generator(cfg.latent, cfg.hidden, cfg.layers, n_out, cfg.residual,
-                           self.bridge.n_condition).to(self.device)
-        self.D = Discriminator(self.bridge.n_features, cfg.disc_hidden, cfg.disc_layers).to(self.device)
+        G, D = build_networks(cfg, self.process, self.bridge)
+        self.G, self.D = G.to(self.device), D.to(self.device)
         self.G_ema = copy.deepcopy(self.G).requires_grad_(False)
         # DDP wraps the networks for the updates it synchronises; other forwards use the plain modules
         self.G_train, self.D_train = self.G, self.D
@@ -140,8 +135,6 @@ class Trainer:
         self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, decay)
         self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, decay)
 
-        self.real_p = torch.as_tensor(events.momenta, dtype=torch.float64, device=self.device)
-        self.real_m = torch.as_tensor(masses, dtype=torch.float64, device=self.device)
         # a sample of several channels: each event's decay modes condition both networks, and so do the
         # parameters of a conditioned model; generated events get conditions drawn with the (weighted)
         # fractions of the sample's
@@ -149,45 +142,20 @@ class Trainer:
         cond = self.process.condition(events.pdg)
         if conditioning:
             cond = np.concatenate([cond, conditioning.to_network(values)], axis=1)
-        self.real_c = torch.as_tensor(cond, device=self.device)
         rows, share = row_shares(cond, self.weights)
         self.cond_rows = torch.as_tensor(rows, device=self.device)
         self.cond_prob = torch.as_tensor(share, dtype=torch.float64, device=self.device)
-        real_poles = self.bridge.poles(self.real_c)
-        real_slots = self.bridge.slot_masses(self.real_c)
-        # with symmetries, real features are made per batch from transformed events; the decay coordinates
-        # of every event and of its z-reflection are computed once, a rotation then moves only the tops' φ
-        self.real_f = self.real_coords = None
-        with torch.no_grad():
-            if not cfg.symmetries:
-                self.real_f = self.bridge.features(self.real_p, self.real_m, condition=self.real_c)
-            elif self.bridge.disc_coordinates:
-                from lhcgan.symmetry import reflect_z
-
-                flipped = reflect_z(self.real_p, torch.ones(len(self.real_p), dtype=torch.bool, device=self.device))
-                self.real_coords = torch.stack([self.pre.forward(self.real_p, real_poles, real_slots),
-                                                self.pre.forward(flipped, real_poles, real_slots)]).float()
-        self.data_gen = torch.Generator().manual_seed(cfg.seed + 1)
-        self.real_cdf = self.real_loss_weight = None
-        if self.weights is not None:
-            w = torch.as_tensor(self.weights, dtype=torch.float64)
-            q = w.abs() ** cfg.weight_power  # drawn ∝ |w|^p
-            self.real_cdf = torch.cumsum(q, 0) / q.sum()
-            # each drawn event's loss weight w/|w|^p, normalised so that a batch estimates Σ w·f / Σ w
-            self.real_loss_weight = (w / q * (q.sum() / w.sum())).float().to(self.device)
+        #: the real-batch source: the training events on the device, their weights, their symmetries
+        self.real = RealBatches(events, cond, self.weights, cfg, self.bridge, self.device, dist)
+        self.data_gen = self.real.gen
         # the same data stream on every rank (each takes its shard), its own noise stream per rank
         self.noise_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 2 + 7919 * dist.rank)
         widths = cfg.mmd_widths or {}
         self.widths = [list(widths.get(r.name) or [r.width]) for r in self.process.resonances]
         self.centre = [r.mass for r in self.process.resonances]
-        # the MMD's real masses: the resonances' (relative to each event's poles where conditioned), and with
-        # mmd_system the whole event's
-        self.real_mmd = self.bridge.relative_masses(self.real_m, self.real_c)
-        if cfg.mmd_system:
-            m_sys = physics.invariant_mass(self.real_p, events.masses)
-            self.real_mmd = torch.cat([self.real_mmd, m_sys[:, None]], dim=1)
+        if cfg.mmd_system:  # one more MMD term, on m(tt̄)
             self.widths.append([float(v) for v in cfg.mmd_system])
-            self.centre.append(float(m_sys.median()))
+            self.centre.append(self.real.system_mass)
 
         self.iteration = 0
         self.recoveries = 0
@@ -195,17 +163,13 @@ class Trainer:
         self._good: dict[str, Any] | None = None
         # model selection: the EMA generator's worth, binned in training quantiles, against held-out events
         self.best: dict[str, Any] | None = None
+        self.selection: Selection | None = None
         if cfg.select_every:
-            from lhcgan.validate.metrics import observables
-            from lhcgan.validate.worth import WorthReference
-
             if not len(self.heldout) and dist.main:
                 warnings.warn("no held-out events (holdout: 0): model selection scores against the training "
                               "events, which rewards memorising them", stacklevel=2)
-            ref = self.heldout if len(self.heldout) else events
-            self._select_ref = WorthReference.from_samples(observables(events), observables(ref),
-                                                           binning_weights=events.weights,
-                                                           reference_weights=ref.weights)
+            self.selection = Selection(events, self.heldout if len(self.heldout) else events, self.flavour_fractions,
+                                       cfg.symmetries, cfg.seed, self.device, conditioning, values, self.weights)
 
     # -- one iteration -----------------------------------------------------------------------------
 
@@ -213,40 +177,8 @@ class Trainer:
         return autocast(self.device, self.cfg.bf16, self.cfg.cpu_bf16)
 
     def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-        """This rank's shard of the features (B/K, F), the whole batch's masses for the MMD (B, R[+1]), and
-        for a weighted sample the signs of both (normalised to mean 1 over the sample; None when unweighted).
-
-        With symmetries every event is transformed at random first (the masses do not change).
-        """
-        from lhcgan.symmetry import randomise
-
-        if self.real_cdf is None:
-            idx = torch.randint(len(self.real_p), (self.cfg.batch,), generator=self.data_gen)
-        else:  # drawn ∝ |w|
-            u = torch.rand(self.cfg.batch, generator=self.data_gen, dtype=torch.float64)
-            idx = torch.searchsorted(self.real_cdf, u).clamp_(max=len(self.real_cdf) - 1)
-        idx = idx.to(self.device)
-        lb, r = self.local_batch, self.dist.rank
-        mine = idx[r * lb : (r + 1) * lb]
-        signs = (None, None) if self.real_loss_weight is None else (self.real_loss_weight[mine], self.real_loss_weight[idx])
-        if self.real_f is not None:
-            return self.real_f[mine], self.real_mmd[idx], *signs
-        # every rank draws the whole batch's numbers, so the data stream stays the same on all ranks
-        u = torch.rand(len(self.cfg.symmetries), self.cfg.batch, generator=self.data_gen, dtype=torch.float64)
-        u = u[:, r * lb : (r + 1) * lb].to(self.device)
-        draws = iter(u)
-        p = randomise(self.real_p[mine], self.cfg.symmetries, lambda n: next(draws))
-        coords = None
-        if self.real_coords is not None:  # the same transforms, on the precomputed coordinates
-            flip = u[self.cfg.symmetries.index("reflect_z")] < 0.5 if "reflect_z" in self.cfg.symmetries else None
-            coords = self.real_coords[0, mine] if flip is None else torch.where(
-                flip[:, None], self.real_coords[1, mine], self.real_coords[0, mine])
-            if "azimuth" in self.cfg.symmetries:
-                angle = (2 * u[self.cfg.symmetries.index("azimuth")] - 1) * np.pi
-                coords = self.pre.rotated(coords, angle)
-        with torch.no_grad():
-            return (self.bridge.features(p, self.real_m[mine], coords=coords, condition=self.real_c[mine]),
-                    self.real_mmd[idx], *signs)
+        """A batch of real events (`RealBatches.draw`)."""
+        return self.real.draw()
 
     def _noise(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """This rank's noise (B/K, latent) and, for a conditioned model (channels, parameters), conditions drawn
@@ -336,40 +268,9 @@ class Trainer:
 
     # -- model selection ---------------------------------------------------------------------------
 
-    @torch.no_grad()
     def selection_score(self) -> float:
-        """1 / (what the EMA generator's events are worth in truth events), measured on the held-out events.
-
-        50 000 events from fixed noise and fixed symmetry transforms, their own statistical noise
-        subtracted (`WorthReference.measure` with ``intrinsic``). Lower is better. It goes on ranking
-        below zero, where a small held-out sample can no longer resolve the worth itself. The same on
-        every rank (identical weights and noise), so all ranks keep the same best model.
-        """
-        from lhcgan.symmetry import randomise
-        from lhcgan.validate.metrics import observables
-
-        z = self.G_ema.noise(SELECT_EVENTS, torch.Generator(device=self.device).manual_seed(self.cfg.seed + 3),
-                             self.device)
-        pdg, c = self._selection_flavours
-        with self._autocast():
-            x = self.G_ema(z, c)
-        p = self.bridge.to_momenta(x, c).cpu().numpy()
-        ok = np.isfinite(p).all(axis=(1, 2))
-        p = randomise(p[ok], self.cfg.symmetries, np.random.default_rng([self.cfg.seed, 3]).random)
-        gen = Events(p, pdg[ok], process=self.process)
-        return float(self._select_ref.measure(observables(gen), intrinsic=True, uncertainty=False)["inverse_worth"])
-
-    @functools.cached_property
-    def _selection_flavours(self) -> tuple[np.ndarray, torch.Tensor | None]:
-        """The fixed flavours (SELECT_EVENTS, 6) of the selection's events and their condition (or None):
-        the decay modes, and for a conditioned model parameters drawn with the training points' shares."""
-        pdg = sample_flavours(SELECT_EVENTS, self.flavour_fractions, np.random.default_rng([self.cfg.seed, 4]))
-        cond = self.process.condition(pdg)
-        if self.conditioning:
-            rows, share = row_shares(self.values, self.weights)
-            pick = np.random.default_rng([self.cfg.seed, 5]).choice(len(rows), SELECT_EVENTS, p=share)
-            cond = np.concatenate([cond, self.conditioning.to_network(rows[pick])], axis=1)
-        return pdg, torch.as_tensor(cond, device=self.device) if cond.shape[1] else None
+        """The EMA generator's `Selection.score`: 1 / its events' worth on the held-out events; lower is better."""
+        return self.selection.score(self.G_ema, self.bridge.to_momenta, self._autocast)
 
     def _select(self) -> float:
         score = self.selection_score()

@@ -195,7 +195,7 @@ def test_hopeless_weights_are_refused(ttbar, tmp_path):
     # equal weights (an LHE file's XWGTUP = σ) are an unweighted sample
     same = Trainer(type(ttbar)(ttbar.momenta, ttbar.pdg, np.full(len(ttbar), 503.2)), tiny(iterations=1),
                    tmp_path / "same")
-    assert same.weights is None and same.real_loss_weight is None
+    assert same.weights is None and same.real.loss_weight is None
 
 
 @pytest.mark.parametrize("preset, weighted, expected", [("default", False, 1e-3), ("default", True, 1e-2),
@@ -223,10 +223,10 @@ def test_weighted_batches_follow_the_weights(ttbar, tmp_path, power):
         f, m, sign, sign_all = tr._real_batch()
         tr.data_gen.set_state(state)  # the same draw again, to see which events it took
         u = torch.rand(tr.cfg.batch, generator=tr.data_gen, dtype=torch.float64)
-        idx = torch.searchsorted(tr.real_cdf, u).numpy()
+        idx = torch.searchsorted(tr.real.cdf, u).numpy()
         np.add.at(counts, idx, 1)
         signs.append(sign_all.numpy())
-        torch.testing.assert_close(m, tr.real_mmd[idx])
+        torch.testing.assert_close(m, tr.real.mmd[idx])
     # drawn ∝ |w|^p: the heaviest tenth of the events is drawn about as often as its share of Σ|w|^p
     q = np.abs(w) ** power
     heavy = np.argsort(np.abs(w))[-len(w) // 10 :]
@@ -242,7 +242,7 @@ def test_holdout_is_kept_out_of_training(ttbar, tmp_path):
     assert len(tr.heldout) == round(0.2 * len(ttbar)) and len(tr.events) + len(tr.heldout) == len(ttbar)
     train_rows = {r.tobytes() for r in tr.events.momenta}
     assert not any(r.tobytes() in train_rows for r in tr.heldout.momenta)
-    assert len(tr.real_p) == len(tr.events)
+    assert len(tr.real.p) == len(tr.events)
     # the same seed holds out the same events
     again = Trainer(ttbar, tiny(holdout=0.2), tmp_path / "again")
     np.testing.assert_array_equal(again.heldout.momenta, tr.heldout.momenta)
@@ -253,17 +253,17 @@ def test_transformed_real_batches_equal_features_of_transformed_events(ttbar, tm
     from lhcgan.symmetry import randomise
 
     tr = Trainer(ttbar, tiny(), tmp_path)
-    assert tr.real_coords is not None and tr.cfg.symmetries == ["azimuth", "reflect_z"]
+    assert tr.real.coords is not None and tr.cfg.symmetries == ["azimuth", "reflect_z"]
     state = tr.data_gen.get_state()
     fast, m, *_ = tr._real_batch()
     tr.data_gen.set_state(state)
-    idx = torch.randint(len(tr.real_p), (tr.cfg.batch,), generator=tr.data_gen)
+    idx = torch.randint(len(tr.real.p), (tr.cfg.batch,), generator=tr.data_gen)
     u = torch.rand(2, tr.cfg.batch, generator=tr.data_gen, dtype=torch.float64)
     draws = iter(u)
-    p = randomise(tr.real_p[idx], tr.cfg.symmetries, lambda n: next(draws))
-    slow = tr.bridge.features(p, tr.real_m[idx])
+    p = randomise(tr.real.p[idx], tr.cfg.symmetries, lambda n: next(draws))
+    slow = tr.bridge.features(p, tr.real.m[idx])
     np.testing.assert_allclose(fast.numpy(), slow.numpy(), atol=2e-4)
-    assert not torch.allclose(fast, tr.bridge.features(tr.real_p[idx], tr.real_m[idx]), atol=1e-2)
+    assert not torch.allclose(fast, tr.bridge.features(tr.real.p[idx], tr.real.m[idx]), atol=1e-2)
 
 
 def test_resume_refuses_damaged_or_foreign_checkpoints(ttbar, tmp_path):
@@ -346,10 +346,10 @@ def test_a_conditioned_trainer_measures_masses_from_each_event_pole(mt_joined, t
     events, conditioning = mt_joined
     tr = Trainer(events, tiny(), tmp_path, conditioning=conditioning)
     at = {v: tr.values[:, 0] == v for v in (LOW, HIGH)}
-    raw = tr.real_m[:, 2].numpy()
+    raw = tr.real.m[:, 2].numpy()
     assert np.median(raw[at[HIGH]]) - np.median(raw[at[LOW]]) == pytest.approx(6.0, abs=0.3)
-    rel = tr.real_mmd[:, 2].numpy()
+    rel = tr.real.mmd[:, 2].numpy()
     assert abs(np.median(rel[at[HIGH]]) - np.median(rel[at[LOW]])) < 0.2
-    coords = tr.pre.forward(tr.real_p, tr.bridge.poles(tr.real_c))[:, 3].numpy()
+    coords = tr.pre.forward(tr.real.p, tr.bridge.poles(tr.real.c))[:, 3].numpy()
     assert abs(np.median(coords[at[HIGH]]) - np.median(coords[at[LOW]])) < 0.1
     assert tr.G.n_condition == 1 and tr.bridge.n_features == tr.D.net[0].in_features

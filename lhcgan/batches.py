@@ -1,0 +1,104 @@
+"""The real-batch source of training: the training events on the device, drawn with their weights,
+transformed by the symmetries, as the discriminator's features and the MMD's masses."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from lhcgan import physics
+from lhcgan.events import Events
+
+if TYPE_CHECKING:
+    from lhcgan.config import FitConfig
+    from lhcgan.distributed import Dist
+    from lhcgan.model import Bridge
+
+
+class RealBatches:
+    """The training events, ready to draw batches from.
+
+    Attributes:
+        p, m, c: momenta (N, n, 3) GeV float64, resonance masses (N, R) GeV, conditions (N, C).
+        f: the discriminator's features (N, F) of every event, precomputed where no symmetry transforms them.
+        coords: the decay coordinates of every event and of its z-reflection (2, N, 18), where symmetries
+            move events and the discriminator sees coordinates.
+        mmd: the MMD's masses (N, R[+1]): relative to each event's poles, and m(tt̄) with ``mmd_system``.
+        cdf, loss_weight: for a weighted sample, the CDF events are drawn with (∝ |w|^p) and each drawn
+            event's loss weight w/|w|^p (normalised); None when unweighted.
+        gen: the data stream, the same on every rank (each takes its shard).
+    """
+
+    def __init__(self, events: Events, cond: np.ndarray, weights: np.ndarray | None, cfg: "FitConfig",
+                 bridge: "Bridge", device: torch.device, dist: "Dist") -> None:
+        self.cfg, self.bridge, self.dist = cfg, bridge, dist
+        self.p = torch.as_tensor(events.momenta, dtype=torch.float64, device=device)
+        self.m = torch.as_tensor(events.resonance_masses(), dtype=torch.float64, device=device)
+        self.c = torch.as_tensor(cond, device=device)
+        poles, slots = bridge.poles(self.c), bridge.slot_masses(self.c)
+        # with symmetries, real features are made per batch from transformed events; the decay coordinates
+        # of every event and of its z-reflection are computed once, a rotation then moves only the tops' φ
+        self.f = self.coords = None
+        with torch.no_grad():
+            if not cfg.symmetries:
+                self.f = bridge.features(self.p, self.m, condition=self.c)
+            elif bridge.disc_coordinates:
+                from lhcgan.symmetry import reflect_z
+
+                flipped = reflect_z(self.p, torch.ones(len(self.p), dtype=torch.bool, device=device))
+                self.coords = torch.stack([bridge.param.forward(self.p, poles, slots),
+                                           bridge.param.forward(flipped, poles, slots)]).float()
+        self.gen = torch.Generator().manual_seed(cfg.seed + 1)
+        self.cdf = self.loss_weight = None
+        if weights is not None:
+            w = torch.as_tensor(weights, dtype=torch.float64)
+            q = w.abs() ** cfg.weight_power  # drawn ∝ |w|^p
+            self.cdf = torch.cumsum(q, 0) / q.sum()
+            # each drawn event's loss weight w/|w|^p, normalised so that a batch estimates Σ w·f / Σ w
+            self.loss_weight = (w / q * (q.sum() / w.sum())).float().to(device)
+        # the MMD's real masses: the resonances' (relative to each event's poles where conditioned), and with
+        # mmd_system the whole event's
+        self.mmd = bridge.relative_masses(self.m, self.c)
+        self.system_mass = None
+        if cfg.mmd_system:
+            m_sys = physics.invariant_mass(self.p, events.masses)
+            self.mmd = torch.cat([self.mmd, m_sys[:, None]], dim=1)
+            self.system_mass = float(m_sys.median())
+
+    def draw(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """This rank's shard of the features (B/K, F), the whole batch's masses for the MMD (B, R[+1]), and
+        for a weighted sample the signs of both (normalised to mean 1 over the sample; None when unweighted).
+
+        With symmetries every event is transformed at random first (the masses do not change).
+        """
+        from lhcgan.symmetry import randomise
+
+        cfg, bridge = self.cfg, self.bridge
+        if self.cdf is None:
+            idx = torch.randint(len(self.p), (cfg.batch,), generator=self.gen)
+        else:
+            u = torch.rand(cfg.batch, generator=self.gen, dtype=torch.float64)
+            idx = torch.searchsorted(self.cdf, u).clamp_(max=len(self.p) - 1)
+        idx = idx.to(self.p.device)
+        r, lb = self.dist.rank, cfg.batch // self.dist.world
+        mine = idx[r * lb : (r + 1) * lb]
+        signs = (None, None) if self.loss_weight is None else (self.loss_weight[mine], self.loss_weight[idx])
+        if self.f is not None:
+            return self.f[mine], self.mmd[idx], *signs
+        # every rank draws the whole batch's numbers, so the data stream stays the same on all ranks
+        u = torch.rand(len(cfg.symmetries), cfg.batch, generator=self.gen, dtype=torch.float64)
+        u = u[:, r * lb : (r + 1) * lb].to(self.p.device)
+        draws = iter(u)
+        p = randomise(self.p[mine], cfg.symmetries, lambda n: next(draws))
+        coords = None
+        if self.coords is not None:  # the same transforms, on the precomputed coordinates
+            flip = u[cfg.symmetries.index("reflect_z")] < 0.5 if "reflect_z" in cfg.symmetries else None
+            coords = self.coords[0, mine] if flip is None else torch.where(
+                flip[:, None], self.coords[1, mine], self.coords[0, mine])
+            if "azimuth" in cfg.symmetries:
+                angle = (2 * u[cfg.symmetries.index("azimuth")] - 1) * np.pi
+                coords = bridge.param.rotated(coords, angle)
+        with torch.no_grad():
+            return (bridge.features(p, self.m[mine], coords=coords, condition=self.c[mine]), self.mmd[idx], *signs)
