@@ -162,6 +162,13 @@ def worth_line(amp: dict) -> str:
         text += (f": worth {side} than that sample" if side else
                  ": these truth events cannot tell whether it is worth more or less than that sample "
                  "(its 1σ range holds that size)")
+    if "model_worth" in amp and amp["events"] < 10 * min(amp["model_worth"], amp["reference_events"]):
+        # a sample of few events is worth less than the model that made it: say what more events would be worth
+        lo, hi = amp["model_worth_range"]
+        text += "; the model itself (its events' own noise subtracted) is worth "
+        text += (f"{_events(amp['model_worth'])} (1σ range {_events(lo)} to {_events(hi)})" if np.isfinite(lo)
+                 else "more than these truth events resolve")
+        text += ": generate more events for a sample worth more"
     return text
 
 

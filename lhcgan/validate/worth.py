@@ -182,7 +182,9 @@ class WorthReference:
         With ``intrinsic`` the sample's own expected binomial noise is subtracted too: the
         worth of an unlimited sample from the same generator, for comparing generators.
 
-        Returns a dict: ``worth`` (all observables together), ``worst`` and
+        Returns a dict: ``worth`` (all observables together), ``model_worth`` and ``model_worth_range``
+        (the worth of unlimited events from the same generator: the sample's own noise subtracted too;
+        a finite sample is worth less than its generator, at most its own size), ``worst`` and
         ``worst_observable`` (the single observable or pair worth least), ``per_observable``,
         ``worth_range`` (the worth at ∓1σ of the MSE estimate, σ from the covariance of all bins of
         reference and sample where ``uncertainty`` is on and the reference kept its cells, else
@@ -214,8 +216,12 @@ class WorthReference:
             # taken as its observable's mean, bins taken as independent
             sigma = float(np.sqrt(2 * sum(len(x) * x.mean() ** 2 for x in d2_all)) / len(d2))
         worst = min(per, key=per.get)
+        # the generator's worth: the sample's own expected binomial noise subtracted as well (as ``intrinsic``)
+        own = 0.0 if intrinsic else float(pq.mean()) / n_eff
         return {
             "worth": _worth(float(pq.mean()), mse),
+            "model_worth": _worth(float(pq.mean()), mse - own),
+            "model_worth_range": [_worth(float(pq.mean()), mse - own + sigma), _worth(float(pq.mean()), mse - own - sigma)],
             "worth_range": [_worth(float(pq.mean()), mse + sigma), _worth(float(pq.mean()), mse - sigma)],
             "worst": per[worst],
             "worst_observable": worst,

@@ -171,3 +171,21 @@ def test_the_1sigma_range_covers_the_worth_as_often_as_it_should():
             covered[correlated] += lo <= n <= hi
     assert 0.55 <= covered[True] / trials <= 0.95  # 68 % ± 2σ of 40 trials, and a little conservative
     assert covered[False] < covered[True] - 5
+
+
+def test_a_small_sample_is_worth_less_than_its_generator(system_reference):
+    """A sample's worth counts its own noise; its generator's (model_worth) does not. Truth events are worth
+    their size, and their generator (the truth) far more; a generator 5 % off in pT(t) is worth less than
+    the truth's, and a sample of it less again."""
+    rng = np.random.default_rng(41)
+    n = 20_000
+    system = system_reference.subset(worth_names(draw_system(1, rng), "system"))
+    truth = system.measure(draw_system(n, rng))
+    assert truth["worth"] == pytest.approx(n, rel=0.15)
+    assert truth["model_worth"] > 5 * n
+    sample = draw_system(n, rng)
+    sample["pt_t"] = sample["pt_t"] * 1.05
+    off = system.measure(sample)
+    assert off["worth"] < off["model_worth"] < truth["model_worth"]
+    lo, hi = off["model_worth_range"]
+    assert lo <= off["model_worth"] <= hi
