@@ -279,6 +279,7 @@ def validate(generated: "PathLike | Events", truth: "PathLike | Events", output:
         ens = load_model(model)
         if not isinstance(ens, Ensemble):
             raise ConfigError("--model takes an ensemble (`lhcgan fit --ensemble K`) for its error bands", path=model)
-        n = len(generated) if not isinstance(generated, (str, os.PathLike)) else len(read(generated))
-        members = ens.member_samples(min(n, 200_000))
+        if isinstance(generated, (str, os.PathLike)):
+            generated = read(generated)  # once: validation takes the events
+        members = ens.member_samples(min(len(generated), 200_000))
     return run_validation(generated, truth, output, members=members, **options)

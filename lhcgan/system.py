@@ -46,9 +46,8 @@ def primary_observables(momenta: np.ndarray, masses: Any, process: Process) -> d
 def refine_features(momenta: np.ndarray, masses: Any, process: Process, signed: bool = False) -> dict[str, np.ndarray]:
     """`system_features` and each primary's rapidity ``y_<name>`` (absolute unless ``signed``): what a
     refiner may tilt on."""
-    out = system_features(momenta, masses, process, signed)
-    for r, q in zip(process.primaries, primaries(momenta, masses, process)):
-        y = physics.rapidity(q)
+    out, rapidities = _system_of(primaries(momenta, masses, process), process, signed)
+    for r, y in zip(process.primaries, rapidities):
         out[f"y_{r.name}"] = y if signed else np.abs(y)
     return out
 
@@ -61,9 +60,14 @@ def system_features(momenta: np.ndarray, masses: Any, process: Process, signed: 
     ``signed`` keeps the signs of the rapidity gap and the system's rapidity; by default their absolute
     values, the invariants of z → −z (a sample learnt with that symmetry is symmetric by construction).
     """
-    prim = primaries(momenta, masses, process)
+    return _system_of(primaries(momenta, masses, process), process, signed)[0]
+
+
+def _system_of(prim: list[np.ndarray], process: Process, signed: bool) -> tuple[dict[str, np.ndarray], list[np.ndarray]]:
+    """`system_features` of the primaries' four-momenta, and the primaries' signed rapidities (N,) it used."""
     system = np.sum(prim, axis=0)
-    gap = physics.rapidity(prim[0]) - physics.rapidity(prim[1])
+    rapidities = [physics.rapidity(q) for q in prim]
+    gap = rapidities[0] - rapidities[1]
     y = physics.rapidity(system)
     out = {"m_system": np.sqrt(np.clip(system[:, 0] ** 2 - (system[:, 1:] ** 2).sum(-1), 0, None)),
            "dy_primaries": gap if signed else np.abs(gap),
@@ -71,4 +75,4 @@ def system_features(momenta: np.ndarray, masses: Any, process: Process, signed: 
     for r, q in zip(process.primaries, prim):
         out[f"pt_{r.name}"] = np.hypot(q[:, 1], q[:, 2])
     out["pt_system"] = np.hypot(system[:, 1], system[:, 2])
-    return out
+    return out, rapidities

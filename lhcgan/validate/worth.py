@@ -28,6 +28,7 @@ events and fluctuate together, so counting them as independent would make the ra
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -232,18 +233,23 @@ class WorthReference:
             "events": n_eff,
         }
 
+    @functools.cached_property
+    def _reference_covariance(self) -> np.ndarray:
+        """The covariance (K, K) of the reference's fractions, from its kept cells, scaled to its whole size;
+        the same for every sample measured against it."""
+        sizes = [len(f) for f in self.fractions.values()]
+        cov = _covariance(list(self.reference_cells.values()), sizes, self.reference_weights)
+        n_kept = len(next(iter(self.reference_cells.values())))
+        # a subset's covariance, scaled to the whole reference
+        return cov * effective_size(self.reference_weights, n_kept) / self.size
+
     def _sigma(self, d: np.ndarray, sample_cells: list[np.ndarray], weights: np.ndarray | None,
                n_eff: float) -> float:
         """σ of the mean squared difference over all K bins: for Gaussian differences d ~ N(δ, Σ),
         Var Σd² = 2 tr Σ² + 4 δᵀΣδ, with Σ the reference's covariance plus the sample's, δᵀΣδ estimated
         as dᵀΣd − tr Σ²."""
         sizes = [len(f) for f in self.fractions.values()]
-        cov = _covariance(list(self.reference_cells.values()), sizes, self.reference_weights)
-        n_ref_kept = len(next(iter(self.reference_cells.values())))
-        if self.reference_weights is None:
-            cov *= n_ref_kept / self.size  # a subset's covariance, scaled to the whole reference
-        else:
-            cov *= effective_size(self.reference_weights, n_ref_kept) / self.size
+        cov = self._reference_covariance.copy()
         n = len(sample_cells[0])
         keep: Any = slice(None)
         if n > COVARIANCE_EVENTS:
