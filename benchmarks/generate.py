@@ -1,6 +1,6 @@
 """Generation and training throughput, beside Pythia 8 and the machine's FLOP limit, in one run.
 
-    python benchmarks/generate.py [--model data/ttbar_model.pt] [--events 2000000]
+    python benchmarks/generate.py [--model data/ttbar_model.pt] [--events 2000000] [--path both]
 
 Prints: generation into a ROOT file (events/s), Pythia 8's own parton-level event
 loop on the same machine, the generator network alone in fp32 and in the precision
@@ -9,6 +9,11 @@ the model runs in (bf16 on CPUs with native bf16), the generator's FLOP-bound li
 event), and the milliseconds of one training step (a discriminator and a generator
 update at batch 1024) for the default and paper presets, next to the reference
 TensorFlow 2 implementation's figures on this machine (from issue 3).
+
+``--path both`` (the default) runs it on the CPU's native instruction-set path, then again in a
+child process on the AVX2 path (`AVX2`: torch's AVX2 kernels, oneDNN and MKL capped at AVX2, so
+no AVX-512 and no native bf16), which approximates an AVX2-only CPU on a newer one; on a CPU whose
+native path is AVX2 the second run is skipped.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import dataclasses
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,10 +35,14 @@ import lhcgan
 from machine import cpu_name  # benchmarks/machine.py, beside this script
 from lhcgan.config import load_card
 from lhcgan.generate import generate
-from lhcgan.model import Generator, autocast, cpu_has_bf16
-from lhcgan.modelfile import NET_SLICE, TrainedModel
+from lhcgan.model import Generator, autocast, cpu_has_bf16, net_slice
+from lhcgan.modelfile import TrainedModel
 from lhcgan.simulate import make_pythia, pythia_settings, simulate
 from lhcgan.train import Trainer
+
+
+#: The environment that caps torch, oneDNN and MKL at AVX2 (set before torch is imported).
+AVX2 = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}
 
 
 def matmul_rate(n: int = 2048, repeat: int = 10, dtype=torch.float32) -> float:
@@ -52,12 +63,13 @@ def generator_flops(model: TrainedModel) -> int:
 @torch.no_grad()
 def network_rate(model: TrainedModel, z: torch.Tensor, bf16: bool) -> float:
     """Events/s of the generator network alone, fp32 or under bf16 autocast, in generation's slices."""
+    size = net_slice(model.generator.spec["hidden"])
     with autocast(torch.device("cpu"), cpu_bf16=bf16):
-        for c in z.split(NET_SLICE):
+        for c in z.split(size):
             model.generator(c)
         t0 = time.perf_counter()
         for _ in range(3):
-            for c in z.split(NET_SLICE):
+            for c in z.split(size):
                 model.generator(c)
     return 3 * len(z) / (time.perf_counter() - t0)
 
@@ -92,7 +104,23 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=2_000_000)
     parser.add_argument("--train-steps", type=int, default=20)
     parser.add_argument("--generation-only", action="store_true", help="skip the training-step figures")
+    parser.add_argument("--path", choices=("native", "avx2", "both"), default="both",
+                        help="instruction-set path: the CPU's own, AVX2 (capped by environment), or both in turn")
     args = parser.parse_args()
+    if args.path == "avx2" and any(os.environ.get(k) != v for k, v in AVX2.items()):
+        sys.exit(subprocess.call([sys.executable, __file__, *sys.argv[1:]], env=os.environ | AVX2))
+    run(args)
+    if args.path == "both":
+        if torch.backends.cpu.get_cpu_capability() == "AVX2":
+            print("the native path is AVX2 already: no second run")
+        else:
+            print("\nthe same on the AVX2 path (" + ", ".join(f"{k}={v}" for k, v in AVX2.items()) + "):", flush=True)
+            argv = [a for a in sys.argv[1:] if a not in ("--path", "both")]
+            subprocess.call([sys.executable, __file__, *argv, "--path", "avx2"], env=os.environ | AVX2)
+
+
+def run(args: argparse.Namespace) -> None:
+    """One run of the benchmark on the instruction-set path this process has."""
     model = TrainedModel.load(args.model)
     threads = torch.get_num_threads()
     with tempfile.TemporaryDirectory() as tmp:

@@ -153,7 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train on this decay channel only (repeatable; default: every channel in the sample)")
     p.add_argument("--card", help="YAML card with settings that override the preset")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting (repeatable)")
-    p.add_argument("--iterations", type=int, help="generator updates")
+    p.add_argument("--iterations", type=int,
+                   help="generator updates (default: 4000 for up to 100 000 training events, 10 000 above)")
     p.add_argument("--seed", type=int, help="the run's one seed")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default: CUDA when present")
     p.add_argument("--out", help="run folder (default runs/INPUT-seedS)")

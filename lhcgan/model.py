@@ -45,6 +45,39 @@ def project_pt(p: torch.Tensor) -> torch.Tensor:
 
 Parametrisation = Standardizer | DecayParametrisation
 
+#: L2 bytes per core assumed where the OS does not say (the smallest of the x86 server cores measured)
+DEFAULT_L2 = 512 * 1024
+
+
+@functools.cache
+def l2_bytes(caches: str = "/sys/devices/system/cpu/cpu0/cache") -> int:
+    """The L2 cache of one core in bytes, from Linux's sysfs (``caches``: its folder); `DEFAULT_L2` elsewhere."""
+    try:
+        for index in sorted(os.listdir(caches)):
+            base = f"{caches}/{index}"
+            with open(f"{base}/level") as f:
+                if f.read().strip() != "2":
+                    continue
+            with open(f"{base}/size") as f:
+                size = f.read().strip().upper()
+            scale = {"K": 1024, "M": 1024**2}.get(size[-1:], 1)
+            return int(size.rstrip("KM")) * scale
+    except (OSError, ValueError):
+        pass
+    return DEFAULT_L2
+
+
+def net_slice(hidden: int, threads: int | None = None) -> int:
+    """Events per network call in inference: one layer's fp32 activations (slice × ``hidden``) fill the
+    threads' L2 caches, a power of two from 256 to 8192.
+
+    A matmul whose activations leave L2 runs at DRAM speed: on a 2-core AMD EPYC (512 KiB L2 per core)
+    the 6×256 generator ran at 160k events/s in slices of 1024 and 100k in slices of 8192.
+    """
+    threads = threads or torch.get_num_threads()
+    n = l2_bytes() * threads // (4 * hidden)
+    return int(min(max(2 ** int(np.log2(max(n, 1))), 256), 8192))
+
 
 @functools.cache
 def cpu_has_bf16() -> bool:

@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from lhcgan.losses import KERNELS as REGISTRY
-from lhcgan.losses import discriminator_loss, generator_loss, kernel, mmd2, resonance_mmd, roth_regularizer
+from lhcgan.losses import (discriminator_loss, generator_loss, kernel, mmd2, mmd2_terms, resonance_mmd,
+                           roth_regularizer)
 
 KERNELS = list(REGISTRY)
 
@@ -131,3 +132,21 @@ def test_negative_weights_cancel_in_mmd_and_discriminator_loss():
     fake = torch.zeros(1)
     assert discriminator_loss(signed, fake, sign).item() == pytest.approx(
         discriminator_loss(logits[:300], fake).item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("name", ["breit-wigner", "gauss"])
+def test_mmd_without_its_constant_has_the_same_gradient_and_drops_only_the_real_sum(name):
+    # the yy sum depends on the real events alone: leaving it out changes the value by exactly that sum
+    g = torch.Generator().manual_seed(3)
+    x = (torch.randn(300, 2, generator=g, dtype=torch.float64) * 3).requires_grad_(True)
+    y = torch.randn(400, 2, generator=g, dtype=torch.float64) * 3 + 0.5
+    w = torch.rand(400, generator=g, dtype=torch.float64) + 0.5
+    full = mmd2_terms(x.T, y.T, [1.5, 4.0], name, w)  # float64 throughout (resonance_mmd returns float32)
+    part = mmd2_terms(x.T, y.T, [1.5, 4.0], name, w, constant=False)
+    (g_full,) = torch.autograd.grad(full, x)
+    (g_part,) = torch.autograd.grad(part, x)
+    torch.testing.assert_close(g_part, g_full, rtol=1e-12, atol=0)
+    v = w / w.sum()
+    yy = sum((v[:, None] * v[None, :] * kernel((y[:, k, None] - y[None, :, k]) ** 2, width, name)).sum()
+             for k, width in enumerate((1.5, 4.0)))
+    assert (full - part).item() == pytest.approx(yy.item(), rel=1e-9)

@@ -125,3 +125,35 @@ def test_an_unknown_parametrisation_is_refused_not_replaced():
         parametrisation_from_dict({"kind": "flow", "state": {}}, TTBAR)
     with pytest.raises(ConfigError, match="parametrisation must be one of"):
         FitConfig(parametrisation="flow")
+
+
+def test_net_slice_fills_the_threads_l2_with_one_layer_of_activations(tmp_path):
+    from lhcgan.model import DEFAULT_L2, l2_bytes, net_slice
+
+    for level, size in (("1", "32K"), ("2", "512K"), ("3", "32768K")):  # a sysfs cache folder as Linux writes it
+        d = tmp_path / f"index{level}"
+        d.mkdir()
+        (d / "level").write_text(level + "\n")
+        (d / "size").write_text(size + "\n")
+    assert l2_bytes(str(tmp_path)) == 512 * 1024
+    assert l2_bytes(str(tmp_path / "absent")) == DEFAULT_L2
+    sizes = {(h, t): net_slice(h, t) for h in (64, 256, 512, 4096) for t in (1, 2, 8)}
+    assert all(s & (s - 1) == 0 and 256 <= s <= 8192 for s in sizes.values())  # powers of two, bounded
+    assert all(4 * h * s <= max(l2_bytes() * t, 4 * h * 256) for (h, t), s in sizes.items())  # within the caches
+    assert sizes[(256, 2)] >= sizes[(512, 2)] and sizes[(256, 8)] >= sizes[(256, 1)]
+
+
+def test_generation_does_not_depend_on_the_network_slices(monkeypatch):
+    import lhcgan.modelfile as modelfile
+    from lhcgan.modelfile import TrainedModel
+
+    model = TrainedModel.load()
+    z = model.generator.noise(3000, torch.Generator().manual_seed(4))
+    pdg = np.tile(np.asarray(next(iter(model.flavour_fractions)), np.int64), (len(z), 1))
+    monkeypatch.setattr(modelfile, "net_slice", lambda hidden: 256)
+    small = model.momenta(z, pdg)
+    monkeypatch.setattr(modelfile, "net_slice", lambda hidden: 8192)
+    large = model.momenta(z, pdg)
+    # float32 sums blocked differently differ by a few ulp (~1e-7); the quantile maps, steepest in the
+    # tails, amplify that by at most ~100, so 1e-4 relative is already loose but catches mixed-up rows
+    np.testing.assert_allclose(small, large, rtol=1e-4, atol=1e-3)

@@ -7,7 +7,7 @@ import pytest
 
 from lhcgan.config import load_card
 from lhcgan.modelfile import TrainedModel
-from lhcgan.settings import resolve_settings
+from lhcgan.settings import DECAY_SPAN, LARGE_SAMPLE, default_iterations, resolve_settings
 from lhcgan.train import Trainer
 
 TINY = {"layers": 2, "hidden": 32, "disc_layers": 2, "disc_hidden": 32, "batch": 128, "log_every": 5,
@@ -22,6 +22,18 @@ def test_open_settings_are_decided_and_resolving_again_changes_nothing(ttbar):
     assert isinstance(used.cpu_bf16, bool)
     assert resolve_settings(used, ttbar, weighted=False) == used
     assert resolve_settings(cfg, ttbar, weighted=False, device_type="cpu", world=2).cpu_bf16 is False
+
+
+def test_open_iterations_follow_the_sample_size_and_the_decay_follows_them(ttbar):
+    assert default_iterations(LARGE_SAMPLE) < default_iterations(LARGE_SAMPLE + 1)  # larger samples train longer
+    cfg = load_card("default")
+    assert cfg.iterations is None and cfg.lr_decay is None
+    used = resolve_settings(cfg, ttbar, weighted=False)
+    assert used.iterations == default_iterations(len(ttbar))
+    assert used.lr_decay * used.iterations == pytest.approx(DECAY_SPAN)  # the last step at lr / (1 + span)
+    kept = resolve_settings(cfg.replace(iterations=300, lr_decay=1e-3), ttbar, weighted=False)
+    assert (kept.iterations, kept.lr_decay) == (300, 1e-3)  # settings given are used as given
+    assert resolve_settings(cfg.replace(iterations=300), ttbar, weighted=False).lr_decay == pytest.approx(DECAY_SPAN / 300)
 
 
 def test_a_weighted_sample_takes_its_own_regularisation(ttbar):

@@ -262,7 +262,8 @@ def loss_figure(path: Path) -> plt.Figure:
     axes[0].set_xlabel("iteration")
     axes[0].set_ylabel("loss")
     axes[0].legend()
-    axes[1].semilogy(it, [max(r["mmd"], 1e-12) for r in records], color="tab:green")
+    mmd = [r for r in records if "mmd" in r]  # training computes the MMD's value on logged steps only
+    axes[1].semilogy([r["iteration"] for r in mmd], [max(r["mmd"], 1e-12) for r in mmd], color="tab:green")
     axes[1].set_xlabel("iteration")
     axes[1].set_ylabel("resonance-mass MMD²")
     if selected:
