@@ -198,6 +198,10 @@ class Trainer:
         if scalars and not bool(torch.isfinite(torch.stack(scalars)).all()):
             raise _NonFinite
 
+    def _logs(self, iteration: int) -> bool:
+        """Whether the loss-log line is written after ``iteration`` (as well as after each model selection)."""
+        return iteration % self.cfg.log_every == 0 or iteration == self.cfg.iterations
+
     def step(self) -> dict[str, float]:
         """One iteration: ``d_steps`` discriminator updates, one generator update, EMA; advances ``iteration``."""
         cfg = self.cfg
@@ -246,7 +250,7 @@ class Trainer:
                 m = torch.cat([m, physics.invariant_mass(p, self.process.masses if slots is None else slots)[:, None]],
                               dim=1)
             # the real events' own kernel sum has no gradient: computed only where the value is logged
-            logged = (self.iteration + 1) % cfg.log_every == 0 or self.iteration + 1 == cfg.iterations
+            logged = self._logs(self.iteration + 1)
             loss_mmd = resonance_mmd(gather(m, self.dist), m_real, self.widths, cfg.mmd_kernel, self.centre,
                                      real_weights=sign_mmd, constant=logged)
             loss_g = loss_adv + cfg.mmd_weight * loss_mmd
@@ -424,7 +428,7 @@ class Trainer:
                     # the held-out worth; 1e12 where the held-out events cannot resolve it
                     record["selection"] = 1 / inverse if inverse > 1e-12 else 1e12
                     record["selection_inverse"] = inverse
-                if record or self.iteration % cfg.log_every == 0 or self.iteration == cfg.iterations:
+                if record or self._logs(self.iteration):
                     self._log({"iteration": self.iteration, **losses, "lr": self.sched_g.get_last_lr()[0], **record})
                     bar.set_postfix(D=f"{running['loss_d']:.3f}", G=f"{running['loss_g']:.3f}",
                                     MMD=f"{losses.get('mmd', running.get('mmd', float('nan'))):.2e}")
