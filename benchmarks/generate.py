@@ -35,7 +35,7 @@ import lhcgan
 from machine import cpu_name  # benchmarks/machine.py, beside this script
 from lhcgan.config import load_card
 from lhcgan.generate import generate
-from lhcgan.model import Generator, autocast, cpu_has_bf16, net_slice
+from lhcgan.model import Generator, autocast, cpu_has_bf16, generates_in_bf16, net_slice
 from lhcgan.modelfile import TrainedModel
 from lhcgan.simulate import make_pythia, pythia_settings, simulate
 from lhcgan.train import Trainer
@@ -116,7 +116,9 @@ def main() -> None:
         else:
             print("\nthe same on the AVX2 path (" + ", ".join(f"{k}={v}" for k, v in AVX2.items()) + "):", flush=True)
             argv = [a for a in sys.argv[1:] if a not in ("--path", "both")]
-            subprocess.call([sys.executable, __file__, *argv, "--path", "avx2"], env=os.environ | AVX2)
+            code = subprocess.call([sys.executable, __file__, *argv, "--path", "avx2"], env=os.environ | AVX2)
+            if code:
+                print(f"the AVX2 run failed (exit code {code}): run it alone with --path avx2")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -137,8 +139,7 @@ def run(args: argparse.Namespace) -> None:
         z = model.generator.noise(200_000)
         net_rate = network_rate(model, z, bf16=False)
         cfg = model.config
-        # as generation runs it: bf16 where the model was trained so and the CPU has it natively
-        bf16 = isinstance(autocast(torch.device("cpu"), cfg.bf16, bool(cfg.cpu_bf16) and cpu_has_bf16()), torch.autocast)
+        bf16 = generates_in_bf16(cfg.cpu_bf16)  # as generation runs it
         net_rate_used = network_rate(model, z, bf16=True) if bf16 else net_rate
         paper = load_card("paper")
         paper_net = TrainedModel(Generator(paper.latent, paper.hidden, paper.layers, 18, paper.residual), model.bridge,

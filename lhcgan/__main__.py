@@ -1,5 +1,3 @@
-import sys
+from lhcgan.cli import run
 
-from lhcgan.cli import main
-
-sys.exit(main())
+run()

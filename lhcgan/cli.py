@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from collections.abc import Sequence
+from typing import NoReturn
 
 from lhcgan.conditions import PARAMETERS
 from lhcgan.errors import LhcganError
@@ -231,5 +233,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             _leave_process_group()
 
 
+def run() -> NoReturn:
+    """The `lhcgan` console script: `main`, then the process ends as soon as its output is flushed.
+
+    Every file a command writes is closed (and atomically renamed) before it returns; what is left is
+    the interpreter's teardown of torch's and numpy's modules, 0.5–0.7 s of `lhcgan generate -n 1`'s
+    2.3 s on an AMD EPYC, which the exit skips.
+    """
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

@@ -81,7 +81,8 @@ class FitConfig:
         device: "auto" (CUDA when present), "cpu" or "cuda".
         bf16: bf16 autocast for the networks on CUDA.
         cpu_bf16: bf16 autocast for the networks on the CPU; None: when the CPU has native bf16
-            (AVX-512 bf16 or AMX). Generation follows the model's setting.
+            (AVX-512 bf16 or AMX). Generation runs bf16 where the CPU has it natively, unless the
+            model's setting is false.
     """
 
     layers: int = 6

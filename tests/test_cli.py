@@ -80,6 +80,21 @@ def test_no_traceback_from_the_console(tmp_path):
     assert "no such file" in proc.stderr
 
 
+def test_console_script_exits_at_once_with_its_output_complete(tmp_path):
+    """`run` ends the process with os._exit after the command: its printed lines and its file must be whole,
+    and the exit code the command's."""
+    out = tmp_path / "g.root"
+    proc = subprocess.run([sys.executable, "-m", "lhcgan", "generate", "-n", "3000", "-o", str(out), "--seed", "5"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.endswith(f"wrote 3000 events to {out}\n")
+    events = lhcgan.read(out)
+    assert len(events) == 3000 and events.report.accepted == 3000
+    missing = subprocess.run([sys.executable, "-m", "lhcgan", "generate", "-m", str(tmp_path / "none.pt"), "-n", "1",
+                              "-o", str(tmp_path / "x.root")], capture_output=True, text=True, timeout=300)
+    assert missing.returncode == 1 and missing.stderr.startswith("lhcgan: error: ") and not (tmp_path / "x.root").exists()
+
+
 def test_bad_output_suffix(tmp_path, ttbar_lhe, capsys):
     code, _, err = run(capsys, "convert", str(ttbar_lhe), str(tmp_path / "out.txt"))
     assert code == 1 and "unknown output format" in err

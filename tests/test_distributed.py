@@ -41,9 +41,16 @@ def _worker(rank: int, world: int, port: int, events: lhcgan.Events, out: str) -
     shard = full[rank * 32 : (rank + 1) * 32]
     value = resonance_mmd(gather(shard, trainer.dist), real, widths, "breit-wigner").item()
     torch.save(value, os.path.join(out, f"mmd{rank}.pt"))
+    import sys
+
     import torch.distributed as td
 
     td.destroy_process_group()
+    # end as the `lhcgan` console script does (cli.run): a rank once aborted in the interpreter's teardown
+    # ("terminate called without an active exception", gloo's threads) after its results were saved
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def run_ddp(events, out) -> list[dict]:

@@ -115,20 +115,24 @@ def test_the_shipped_model_loads_and_generates_on_shell():
 
 def test_generation_runs_bf16_only_where_the_cpu_has_it(model, monkeypatch):
     """A model trained in bf16 generates in fp32 on a CPU without native bf16 (AVX2): emulated bf16 is several
-    times slower there, and fp32 is the same network, more precise."""
+    times slower there, and fp32 is the same network, more precise. Where the CPU has it, a model whose
+    cpu_bf16 says True or was left None (older files, the shipped model) generates in bf16; False keeps fp32."""
     import torch
 
     import lhcgan.model
-    import lhcgan.modelfile
 
-    bf16_model = dataclasses.replace(model, config=model.config.replace(cpu_bf16=True))
-    z = bf16_model.generator.noise(2000, torch.Generator().manual_seed(1))
+    z = model.generator.noise(2000, torch.Generator().manual_seed(1))
     with torch.no_grad():
-        fp32 = bf16_model.bridge.to_momenta(bf16_model.generator(z).float()).numpy()
-    monkeypatch.setattr(lhcgan.modelfile, "cpu_has_bf16", lambda: False)
-    np.testing.assert_array_equal(bf16_model.momenta(z), fp32)
-    monkeypatch.setattr(lhcgan.modelfile, "cpu_has_bf16", lambda: True)
-    assert not np.array_equal(bf16_model.momenta(z), fp32)  # bf16 where the CPU has it: other rounding
+        fp32 = model.bridge.to_momenta(model.generator(z).float()).numpy()
+    with_setting = {v: dataclasses.replace(model, config=model.config.replace(cpu_bf16=v)) for v in (True, None, False)}
+    monkeypatch.setattr(lhcgan.model, "cpu_has_bf16", lambda: False)
+    for m in with_setting.values():
+        np.testing.assert_array_equal(m.momenta(z), fp32)
+    monkeypatch.setattr(lhcgan.model, "cpu_has_bf16", lambda: True)
+    assert not np.array_equal(with_setting[True].momenta(z), fp32)  # bf16 where the CPU has it: other rounding
+    np.testing.assert_array_equal(with_setting[None].momenta(z), with_setting[True].momenta(z))
+    np.testing.assert_array_equal(with_setting[False].momenta(z), fp32)
+    monkeypatch.undo()
     # oneDNN capped at AVX2 (how a newer CPU approximates an AVX2-only one) has no native bf16 either
     lhcgan.model.cpu_has_bf16.cache_clear()
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")

@@ -143,7 +143,7 @@ def test_net_slice_fills_the_threads_l2_with_one_layer_of_activations(tmp_path):
     assert sizes[(256, 2)] >= sizes[(512, 2)] and sizes[(256, 8)] >= sizes[(256, 1)]
 
 
-def test_generation_does_not_depend_on_the_network_slices(monkeypatch):
+def test_generation_does_not_depend_on_the_network_or_bridge_slices(monkeypatch):
     import lhcgan.modelfile as modelfile
     from lhcgan.modelfile import TrainedModel
 
@@ -151,9 +151,12 @@ def test_generation_does_not_depend_on_the_network_slices(monkeypatch):
     z = model.generator.noise(3000, torch.Generator().manual_seed(4))
     pdg = np.tile(np.asarray(next(iter(model.flavour_fractions)), np.int64), (len(z), 1))
     monkeypatch.setattr(modelfile, "net_slice", lambda hidden: 256)
+    monkeypatch.setattr(modelfile, "BRIDGE_SLICE", 1000)  # slices that are no multiple of the network's
     small = model.momenta(z, pdg)
     monkeypatch.setattr(modelfile, "net_slice", lambda hidden: 8192)
+    monkeypatch.setattr(modelfile, "BRIDGE_SLICE", 16384)
     large = model.momenta(z, pdg)
+    assert small.shape == large.shape == (len(z), 6, 3)
     # float32 sums blocked differently differ by a few ulp (~1e-7); the quantile maps, steepest in the
     # tails, amplify that by at most ~100, so 1e-4 relative is already loose but catches mixed-up rows
     np.testing.assert_allclose(small, large, rtol=1e-4, atol=1e-3)
