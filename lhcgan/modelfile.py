@@ -143,9 +143,10 @@ class TrainedModel:
             cond = np.concatenate([cond, self.conditioning.to_network(rows)], axis=1)
         cond = torch.as_tensor(cond)
         size = net_slice(self.generator.spec["hidden"])
+        bf16 = generates_in_bf16(self.config.cpu_bf16)
         parts = []
         for zb, cb in zip(z.split(BRIDGE_SLICE), cond.split(BRIDGE_SLICE)):
-            with autocast(z.device, self.config.bf16, generates_in_bf16(self.config.cpu_bf16)):
+            with autocast(z.device, self.config.bf16, bf16):
                 # in slices whose activations stay in the CPU's L2 cache: 1.6× to 3.5× faster than larger ones
                 x = torch.cat([self.generator(a, c if c.shape[1] else None).float()
                                for a, c in zip(zb.split(size), cb.split(size))])

@@ -3,6 +3,7 @@
 import json
 import os
 import socket
+import sys
 
 import numpy as np
 import pytest
@@ -41,8 +42,6 @@ def _worker(rank: int, world: int, port: int, events: lhcgan.Events, out: str) -
     shard = full[rank * 32 : (rank + 1) * 32]
     value = resonance_mmd(gather(shard, trainer.dist), real, widths, "breit-wigner").item()
     torch.save(value, os.path.join(out, f"mmd{rank}.pt"))
-    import sys
-
     import torch.distributed as td
 
     td.destroy_process_group()
