@@ -31,6 +31,7 @@ from lhcgan.model import (
 from lhcgan.preprocessing import Standardizer
 from lhcgan.process import Process
 from lhcgan.refine import Refiner
+from lhcgan.system import refine_features
 from lhcgan.variation_model import VariationModel
 from lhcgan.version import __version__
 
@@ -168,19 +169,21 @@ class TrainedModel:
 
         Every event gets the model's exact symmetries (`lhcgan.symmetry`) with random parameters.
         ``channel`` generates one decay channel only (its flavours in their learnt proportions);
-        by default the channel mix of the training sample. A refined model (`lhcgan.refine`) keeps
-        each event with probability w/w_bound, from a random stream of its own. ``parameters`` ({"mt": 172.5} GeV) are
+        by default the channel mix of the training sample. A refined model (`lhcgan.refine`) emits
+        each event w/w_bound times on average (kept with that probability below the bound, copied under
+        fresh symmetry transforms above it), from random streams of their own. ``parameters`` ({"mt": 172.5} GeV) are
         the values of a conditioned model, within its trained range; the events' process has
         the pole masses they set and their metadata records them.
         """
         from lhcgan.symmetry import randomise
 
         # one stream per (seed, shard): distinct seeds for every pair, drawn from numpy's SeedSequence
-        states = np.random.SeedSequence([int(seed), int(shard)]).generate_state(4, dtype=np.uint64)
+        states = np.random.SeedSequence([int(seed), int(shard)]).generate_state(5, dtype=np.uint64)
         gen = torch.Generator().manual_seed(int(states[0]))
         rng = np.random.default_rng(int(states[1]))
         rng_sym = np.random.default_rng(int(states[2]))  # a stream of its own: the i-th event's angle never moves
         rng_refine = np.random.default_rng(int(states[3]))
+        rng_copies = np.random.default_rng(int(states[4]))  # the transforms of the refiner's copies
         acceptance = self.refiner.acceptance if self.refiner else 1.0
         if acceptance * chunk < 1:
             raise InputError(f"the model's refinement keeps {acceptance:.1e} of its events", path=self.meta.get("source"),
@@ -222,14 +225,24 @@ class TrainedModel:
                 raise InputError(f"the model made {k} non-finite events in a row", path=self.meta.get("source"),
                                  hint="the model is broken: retrain it")
             p, pdg = p[ok], pdg[ok]
+            vm = self.variation_model
+            # the tt̄ system's features, once for the refiner and the variation model
+            system = refine_features(p, process.masses_of(pdg), process, signed=True) if vm or self.refiner else None
             if self.refiner is not None:
-                keep = self.refiner.accept_momenta(p, pdg, process, rng_refine)
-                p, pdg = p[keep], pdg[keep]
+                rows = np.repeat(np.arange(len(p)), self.refiner.copies_of(p, pdg, process, rng_refine, system))
+                p, pdg = p[rows], pdg[rows]
+                system = {k: v[rows] for k, v in system.items()}
+                again = np.flatnonzero(rows[1:] == rows[:-1]) + 1  # an event's copies after its first
+                if len(again):  # fresh transforms: the copies share their invariants, not their momenta
+                    fresh = iter(rng_copies.random((len(again), len(self.config.symmetries))).T)
+                    p[again] = randomise(p[again], self.config.symmetries, lambda _, cols=fresh: next(cols))
+                    for k, v in refine_features(p[again], process.masses_of(pdg[again]), process, signed=True).items():
+                        system[k][again] = v  # a reflected copy's signed rapidities flip
             p, pdg = p[: n - done], pdg[: n - done]
             done += len(p)
             if len(p):
-                vm = self.variation_model
-                ratios = None if vm is None else vm.predict(p, self.process.masses_of(pdg), pdg, self.process)
+                ratios = None if vm is None else vm.predict(p, self.process.masses_of(pdg), pdg, self.process,
+                                                            {k: v[: len(p)] for k, v in system.items()})
                 yield Events(p, pdg, None, process, dict(meta), variations=ratios,
                              variation_set=None if vm is None else vm.variations)
 

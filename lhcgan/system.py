@@ -52,6 +52,13 @@ def refine_features(momenta: np.ndarray, masses: Any, process: Process, signed: 
     return out
 
 
+def to_unsigned(features: dict[str, np.ndarray], process: Process) -> dict[str, np.ndarray]:
+    """Signed `refine_features` (or `system_features`) → the same with every z-odd one (rapidity gap, the
+    system's and each primary's rapidity) as its absolute value, as ``signed=False`` computes them."""
+    odd = {"dy_primaries", "y_system"} | {f"y_{r.name}" for r in process.primaries}
+    return {k: np.abs(v) if k in odd else v for k, v in features.items()}
+
+
 def system_features(momenta: np.ndarray, masses: Any, process: Process, signed: bool = False) -> dict[str, np.ndarray]:
     """The tt̄ system's features, name → (N,), of events' momenta (N, n, 3) GeV with their slot masses
     ((n,) or per event (N, n) GeV, as `Events.masses`): the invariant mass (GeV) of the primary resonances

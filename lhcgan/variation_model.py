@@ -28,7 +28,7 @@ from torch import nn
 
 from lhcgan import physics
 from lhcgan.events import Events
-from lhcgan.model import mlp
+from lhcgan.model import mlp, net_slice
 from lhcgan.process import Process
 from lhcgan.system import recoils, system_features
 from lhcgan.variations import VariationSet
@@ -36,7 +36,7 @@ from lhcgan.variations import VariationSet
 HIDDEN, LAYERS = 64, 3
 #: Training: Adam steps of this many events, scored on held-out events every `SCORE_EVERY` steps.
 STEPS, BATCH, LR, SCORE_EVERY = 3000, 4096, 2e-3, 250
-SLICE = 65_536  # events per network call when predicting
+SLICE = 65_536  # events per network call in training's held-out scores
 
 
 def inputs(momenta: np.ndarray, masses: np.ndarray, pdg: np.ndarray, process: Process, recoil: bool) -> np.ndarray:
@@ -46,15 +46,24 @@ def inputs(momenta: np.ndarray, masses: np.ndarray, pdg: np.ndarray, process: Pr
     of the system where the sample recoils), then log pT/GeV and the (reflected) η of every parton, and last
     the decay channel's condition columns. The hard process fixes scale and PDF weights at leading order; the
     partons let shower weights and a sample's own choices follow the decays."""
-    f = system_features(momenta, masses, process, signed=True)
+    return np.stack(_columns(momenta, masses, pdg, process, recoil), axis=1)
+
+
+def _columns(momenta: np.ndarray, masses: np.ndarray, pdg: np.ndarray, process: Process, recoil: bool,
+             features: dict[str, np.ndarray] | None = None) -> list[np.ndarray]:
+    """The F columns (N,) of `inputs`, each contiguous; ``features``: the events' signed `system_features`,
+    where already computed."""
+    f = system_features(momenta, masses, process, signed=True) if features is None else features
     forward = np.where(f["y_system"] < 0, -1.0, 1.0)
     cols = [np.log(np.maximum(f["m_system"], 1e-3)), f["y_system"] * forward, f["dy_primaries"] * forward]
     cols += [np.log1p(f[f"pt_{r.name}"]) for r in process.primaries]
     if recoil:
         cols.append(np.log1p(f["pt_system"]))
     pt = np.maximum(physics.pt(momenta), 1e-6)
-    cols += list(np.log(pt).T) + list((np.arcsinh(momenta[..., 2] / pt) * forward[:, None]).T)
-    return np.concatenate([np.stack(cols, axis=1), process.condition(pdg).astype(np.float64)], axis=1)
+    eta = np.arcsinh(momenta[..., 2] / pt) * forward[:, None]
+    cols += [np.log(pt[:, i]) for i in range(pt.shape[1])] + [eta[:, i] for i in range(eta.shape[1])]
+    condition = process.condition(pdg)
+    return cols + [condition[:, i].astype(np.float64) for i in range(condition.shape[1])]
 
 
 @dataclass
@@ -78,17 +87,23 @@ class VariationModel:
     y_scale: np.ndarray
     recoil: bool
 
-    def features(self, momenta: np.ndarray, masses: np.ndarray, pdg: np.ndarray, process: Process) -> np.ndarray:
+    def features(self, momenta: np.ndarray, masses: np.ndarray, pdg: np.ndarray, process: Process,
+                 system: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """Standardised inputs (N, F) float32 of events' momenta (N, 6, 3) GeV, slot masses (N, 6) GeV and
-        PDG ids (N, 6)."""
-        x = inputs(momenta, masses, pdg, process, self.recoil)
-        return ((x - self.x_mean) / self.x_scale).astype(np.float32)
+        PDG ids (N, 6); ``system``: their signed `system_features`, where already computed."""
+        cols = _columns(momenta, masses, pdg, process, self.recoil, system)
+        x = np.empty((len(cols), len(momenta)), np.float32)  # column by column: 3× faster than the (N, F) array
+        for i, c in enumerate(cols):
+            x[i] = (c - self.x_mean[i]) / self.x_scale[i]
+        return x.T
 
     @torch.no_grad()
-    def predict(self, momenta: np.ndarray, masses: np.ndarray, pdg: np.ndarray, process: Process) -> np.ndarray:
+    def predict(self, momenta: np.ndarray, masses: np.ndarray, pdg: np.ndarray, process: Process,
+                system: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """The ratios w_k / w_0 (N, K) float64 of events (see `features`)."""
-        x = torch.from_numpy(self.features(momenta, masses, pdg, process))
-        y = torch.cat([self.net(c) for c in x.split(SLICE)]) if len(x) else torch.zeros(0, len(self.y_mean))
+        x = torch.from_numpy(np.ascontiguousarray(self.features(momenta, masses, pdg, process, system)))
+        size = net_slice(HIDDEN)  # in the L2 cache: 1.3× faster than 65 536 at once
+        y = torch.cat([self.net(c) for c in x.split(size)]) if len(x) else torch.zeros(0, len(self.y_mean))
         return self.y_mean + self.y_scale * y.double().numpy()
 
     def predict_events(self, events: Events) -> np.ndarray:

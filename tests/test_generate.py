@@ -7,6 +7,7 @@ import lhcgan
 from lhcgan import physics
 from lhcgan.config import load_card
 from lhcgan.errors import InputError
+from lhcgan.events import Events
 from lhcgan.generate import generate
 from lhcgan.modelfile import TrainedModel
 from lhcgan.train import Trainer
@@ -46,6 +47,49 @@ def test_a_refined_model_gives_exactly_n_whatever_the_chunks(model, tmp_path):
     assert not np.array_equal(plain.momenta, a.momenta)
     model.save(tmp_path / "m.pt")
     assert TrainedModel.load(tmp_path / "m.pt").refiner.to_dict() == model.refiner.to_dict()
+
+
+def test_copies_above_the_refiners_bound_differ_by_their_symmetry_transforms(model):
+    """Bounded at the mean weight, about half of the network's events weigh more and some are emitted twice:
+    each copy follows its original, shares its invariants (every parton's pT, the masses) and has its own
+    azimuth and z reflection. The stream stays the same for any chunk size."""
+    low = dataclasses.replace(model, refiner=dataclasses.replace(model.refiner, log_bound=0.0))
+    a = low.sample(3000, seed=9)
+    pt = physics.pt(a.momenta)
+    same = np.all(np.isclose(pt[1:], pt[:-1], rtol=1e-12, atol=0), axis=1)  # float64 rotations keep pT
+    assert same.sum() > 100
+    i = np.flatnonzero(same)
+    np.testing.assert_array_equal(a.pdg[i], a.pdg[i + 1])
+    np.testing.assert_allclose(np.abs(a.momenta[i, :, 2]), np.abs(a.momenta[i + 1, :, 2]), rtol=1e-12)
+    phi = np.arctan2(a.momenta[..., 1], a.momenta[..., 0])
+    assert np.all(np.abs(phi[i, 0] - phi[i + 1, 0]) > 1e-9)
+    flipped = np.sign(a.momenta[i, 0, 2]) != np.sign(a.momenta[i + 1, 0, 2])
+    assert 0.3 < flipped.mean() < 0.7  # a fresh reflection: half of the copies flip
+    b = Events.concatenate(list(low.iterate(3000, seed=9, chunk=611)))
+    np.testing.assert_allclose(a.momenta, b.momenta, rtol=1e-5, atol=1e-6)
+
+
+def test_generated_variations_are_those_of_the_events_as_written():
+    """`iterate` computes the tt̄ system once for the refiner and the variation model; the ratios it yields
+    are the variation model's of the events themselves, copies included (a reflected copy's signed
+    rapidities flip), to float rounding."""
+    shipped = TrainedModel.load()
+    low = dataclasses.replace(shipped, refiner=dataclasses.replace(shipped.refiner, log_bound=0.0))
+    for model in (shipped, low):
+        ev = model.sample(4000, seed=3)
+        np.testing.assert_allclose(ev.variations, model.variation_model.predict_events(ev), rtol=1e-5, atol=1e-6)
+
+
+def test_rebound_recomputes_the_bound_of_an_earlier_file(model):
+    """A file of an earlier version bounded its weights at their largest; `rebound` gives it today's bound
+    from the stream the refiner was fitted on: the fit's own, to float rounding, and a higher yield."""
+    from lhcgan.refine import rebound
+
+    old = dataclasses.replace(model, refiner=dataclasses.replace(model.refiner, log_bound=model.refiner.log_bound + 0.3))
+    again = rebound(old)
+    assert again.refiner.log_bound == pytest.approx(model.refiner.log_bound, abs=1e-9)
+    np.testing.assert_array_equal(again.refiner.values, model.refiner.values)
+    assert again.refiner.acceptance > old.refiner.acceptance and again.meta["refine_acceptance"] == again.refiner.acceptance
 
 
 def test_a_model_file_of_an_earlier_version_saves_again_with_its_pt_conservation(model, tmp_path):

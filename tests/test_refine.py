@@ -1,4 +1,4 @@
-"""The refiner: a smooth tilt of generated events onto the training sample, applied by rejection."""
+"""The refiner: a smooth tilt of generated events onto the training sample, applied by rejection and copies."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import lhcgan
 from lhcgan import physics
 from lhcgan.events import Events
-from lhcgan.refine import Refiner
+from lhcgan.refine import BOUND_QUANTILE, Refiner
 from lhcgan.system import system_features
 from lhcgan.simulate import simulate
 
@@ -38,6 +38,11 @@ def fraction_above(events: Events) -> tuple[float, float]:
     f = w[mtt(events) > CUT].sum() / w.sum()
     n = w.sum() ** 2 / (w * w).sum()
     return f, np.sqrt(f * (1 - f) / n)
+
+
+def emitted(refiner: Refiner, events: Events, rng: np.random.Generator) -> Events:
+    """What refinement emits of ``events``: each as many times as its `Refiner.copies` say."""
+    return events[np.repeat(np.arange(len(events)), refiner.copies(events, rng))]
 
 
 def distorted(events: Events, keep: float, seed: int = 0) -> Events:
@@ -80,14 +85,14 @@ def test_refinement_restores_a_depleted_tail(samples):
     training, pool = samples
     generated = distorted(pool, keep=0.6)
     refiner = Refiner.fit(training, generated, strength=30.0)
-    kept = generated[refiner.accept(generated, np.random.default_rng(3))]
+    kept = emitted(refiner, generated, np.random.default_rng(3))
     f_train, e_train = fraction_above(training)
     f_gen, e_gen = fraction_above(generated)
     f_ref, e_ref = fraction_above(kept)
     assert (f_train - f_gen) / np.hypot(e_train, e_gen) > 5
     assert abs(f_ref - f_train) < 3 * np.hypot(e_train, e_ref)
     assert 0.3 < len(kept) / len(generated) < 1
-    # the expected acceptance is what rejection keeps
+    # the expected yield is what rejection keeps (Poisson-like: below the bound a kept event is a Bernoulli draw)
     assert abs(len(kept) / len(generated) - refiner.acceptance) < 5 * np.sqrt(refiner.acceptance / len(generated))
 
 
@@ -100,11 +105,42 @@ def test_refinement_of_a_right_sample_changes_little(samples):
     assert np.std(w) < 0.2
 
 
-def test_weights_bound_the_fitted_sample(samples):
+def test_the_bound_is_a_quantile_of_the_fitted_weights(samples):
+    """The bound is the weights' `BOUND_QUANTILE` quantile on the generated events fitted on; quantile 1 is
+    their largest, which no event exceeds."""
     training, pool = samples
     generated = distorted(pool, keep=0.5)
     refiner = Refiner.fit(training, generated)
-    assert np.all(refiner.log_weights(generated) <= refiner.log_bound + 1e-12)
+    above = np.mean(refiner.log_weights(generated) > refiner.log_bound)
+    assert abs(above - (1 - BOUND_QUANTILE)) <= 2 / len(generated)
+    largest = Refiner.fit(training, generated, bound_quantile=1.0)
+    np.testing.assert_allclose(largest.log_bound, refiner.log_weights(generated).max(), atol=1e-12)
+    assert largest.acceptance < refiner.acceptance
+
+
+def test_copies_above_the_bound_keep_the_weights_whole(samples):
+    """With a bound at the median weight, half the events are emitted more than w/w_bound ≥ 1 times: each
+    event's mean count is w/w_bound, exactly, and the emitted tail is the training sample's. Capped at one
+    copy, as rejection with too low a bound would, the tail comes out low."""
+    training, pool = samples
+    generated = distorted(pool, keep=0.6)
+    refiner = Refiner.fit(training, generated, strength=30.0, bound_quantile=0.5)
+    ratio = np.exp(refiner.log_weights(generated) - refiner.log_bound)
+    rng = np.random.default_rng(7)
+    counts = np.stack([refiner.copies(generated, rng) for _ in range(40)])
+    assert counts.max() >= 2 and np.all(counts >= np.floor(ratio)) and np.all(counts <= np.floor(ratio) + 1)
+    # the mean count of each event class is its ratio, within the binomial error of 40 × N draws
+    high = ratio > 1
+    for group in (high, ~high):
+        err = np.sqrt((ratio[group] % 1 * (1 - ratio[group] % 1)).sum() * 40) + 1e-9
+        assert abs(counts[:, group].sum() - 40 * ratio[group].sum()) < 5 * err
+    kept = emitted(refiner, generated, np.random.default_rng(8))
+    f_train, e_train = fraction_above(training)
+    f_ref, e_ref = fraction_above(kept)
+    assert abs(f_ref - f_train) < 3 * np.hypot(e_train, e_ref)
+    capped = generated[refiner.copies(generated, np.random.default_rng(8)) > 0]
+    f_cap, e_cap = fraction_above(capped)
+    assert (f_train - f_cap) / np.hypot(e_train, e_cap) > 3
 
 
 def test_refinement_follows_signed_weights(samples):
@@ -114,7 +150,7 @@ def test_refinement_follows_signed_weights(samples):
     w = np.where(above, 2.0, 1.0)
     doubled = Events(training.momenta, training.pdg, w, training.process, {})
     refiner = Refiner.fit(doubled, pool, strength=30.0)
-    kept = pool[refiner.accept(pool, np.random.default_rng(4))]
+    kept = emitted(refiner, pool, np.random.default_rng(4))
     f_target, e_target = fraction_above(doubled)
     f_kept, e_kept = fraction_above(kept)
     assert abs(f_kept - f_target) < 3 * np.hypot(e_target, e_kept)
@@ -149,14 +185,14 @@ def test_refinement_keeps_the_channel_fractions(all_channels):
     refiner = Refiner.fit(training, generated, strength=30.0)
     assert len(refiner.channel_log_norms) == len(training.channel_counts())
     rng = np.random.default_rng(6)
-    draws = [generated[refiner.accept(generated, rng)] for _ in range(20)]
+    draws = [emitted(refiner, generated, rng) for _ in range(20)]
     kept = Events.concatenate(draws)
     for name, f in generated.channel_fractions().items():
         n = len(kept)
         assert abs(kept.channel_fractions()[name] - f) < 4 * np.sqrt(f * (1 - f) / n) + 1e-12, name
     # without the per-channel normalisation the harder channels would be rejected more often
     plain = dataclasses.replace(refiner, channel_log_norms={})
-    lost = Events.concatenate([generated[plain.accept(generated, rng)] for _ in range(20)])
+    lost = Events.concatenate([emitted(plain, generated, rng) for _ in range(20)])
     allhad = generated.channel_fractions()["allhad"]
     assert (lost.channel_fractions()["allhad"] - allhad) > 10 * np.sqrt(allhad * (1 - allhad) / len(lost))
     assert Refiner.from_dict(refiner.to_dict()).channel_log_norms == refiner.channel_log_norms
