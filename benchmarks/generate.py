@@ -3,12 +3,13 @@
     python benchmarks/generate.py [--model data/ttbar_model.pt] [--events 2000000] [--path both]
 
 Prints: generation into a ROOT file (events/s), Pythia 8's own parton-level event
-loop on the same machine, the generator network alone in fp32 and in the precision
-the model runs in (bf16 on CPUs with native bf16), the generator's FLOP-bound limit
-(the measured matmul rate in that precision divided by the generator's FLOPs per
-event), and the milliseconds of one training step (a discriminator and a generator
-update at batch 1024) for the default and paper presets, next to the reference
-TensorFlow 2 implementation's figures on this machine (from issue 3).
+loop on the same machine (the mean of runs right before and after the generation,
+both shown), the generator network alone in fp32 and in the precision the model
+runs in (bf16 on CPUs with native bf16), the generator's FLOP-bound limit (the
+measured matmul rate in that precision divided by the generator's FLOPs per event),
+and the milliseconds of one training step (a discriminator and a generator update at
+batch 1024) for the default and paper presets, next to the reference TensorFlow 2
+implementation's figures on this machine (from issue 3).
 
 ``--path both`` (the default) runs it on the CPU's native instruction-set path, then again in a
 child process on the AVX2 path (`AVX2`: torch's AVX2 kernels, oneDNN and MKL capped at AVX2, so
@@ -128,9 +129,13 @@ def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         generate(20000, d / "warm.root", model=model)
+        # Pythia right before and after: its rate drifts on shared machines (1.7× within one session)
+        py_before = pythia_rate(100_000)
         t0 = time.perf_counter()
         generate(args.events, d / "gen.root", model=model, seed=3)
         gen_rate = args.events / (time.perf_counter() - t0)
+        py_after = pythia_rate(100_000)
+        py_rate = 0.5 * (py_before + py_after)
         plain_rate = None
         if model.refiner is not None:  # the same model without its refinement's rejection, for comparison
             t0 = time.perf_counter()
@@ -145,7 +150,6 @@ def run(args: argparse.Namespace) -> None:
         paper_net = TrainedModel(Generator(paper.latent, paper.hidden, paper.layers, 18, paper.residual), model.bridge,
                                  model.process, paper, {})
         paper_rates = (network_rate(paper_net, z, bf16=False), network_rate(paper_net, z, bf16=True))
-        py_rate = pythia_rate(100_000)
         flop_limit = matmul_rate(dtype=torch.bfloat16 if bf16 else torch.float32) / generator_flops(model)
         simulate(50_000, d / "train.root", seed=9)
         events = lhcgan.read(d / "train.root")
@@ -172,7 +176,8 @@ def run(args: argparse.Namespace) -> None:
     print(f"{'generator network alone, fp32':<46} {net_rate:>12,.0f} ev/s")
     if bf16:
         print(f"{'generator network alone, bf16 (as generated)':<46} {net_rate_used:>12,.0f} ev/s")
-    print(f"{'Pythia 8 next(), parton level, one process':<46} {py_rate:>12,.0f} ev/s   lhcgan/Pythia {gen_rate / py_rate:.2f}×")
+    print(f"{'Pythia 8 next(), parton level, one process':<46} {py_rate:>12,.0f} ev/s   lhcgan/Pythia {gen_rate / py_rate:.2f}× "
+          f"(Pythia {py_before:,.0f} before the generation, {py_after:,.0f} after)")
     print(f"{f'FLOP limit ({precision} matmul rate / FLOP per event)':<46} {flop_limit:>12,.0f} ev/s   "
           f"network {net_rate_used / flop_limit:.0%}, end to end {gen_rate / flop_limit:.0%} of it")
     print(f"{'paper-size generator (10×512) alone, fp32 / bf16':<46} {paper_rates[0]:>12,.0f} ev/s   "
