@@ -226,22 +226,24 @@ class TrainedModel:
                                  hint="the model is broken: retrain it")
             p, pdg = p[ok], pdg[ok]
             vm = self.variation_model
-            # the tt̄ system's features, once for the refiner and the variation model
-            system = refine_features(p, process.masses_of(pdg), process, signed=True) if vm or self.refiner else None
+            system: dict[str, np.ndarray] = {}
+            if vm or self.refiner:  # the slot masses and the tt̄ system's features, once for both
+                masses = process.masses_of(pdg)
+                system = refine_features(p, masses, process, signed=True)
             if self.refiner is not None:
                 rows = np.repeat(np.arange(len(p)), self.refiner.copies_of(p, pdg, process, rng_refine, system))
-                p, pdg = p[rows], pdg[rows]
+                p, pdg, masses = p[rows], pdg[rows], masses[rows]
                 system = {k: v[rows] for k, v in system.items()}
                 again = np.flatnonzero(rows[1:] == rows[:-1]) + 1  # an event's copies after its first
                 if len(again):  # fresh transforms: the copies share their invariants, not their momenta
                     fresh = iter(rng_copies.random((len(again), len(self.config.symmetries))).T)
                     p[again] = randomise(p[again], self.config.symmetries, lambda _, cols=fresh: next(cols))
-                    for k, v in refine_features(p[again], process.masses_of(pdg[again]), process, signed=True).items():
+                    for k, v in refine_features(p[again], masses[again], process, signed=True).items():
                         system[k][again] = v  # a reflected copy's signed rapidities flip
             p, pdg = p[: n - done], pdg[: n - done]
             done += len(p)
             if len(p):
-                ratios = None if vm is None else vm.predict(p, self.process.masses_of(pdg), pdg, self.process,
+                ratios = None if vm is None else vm.predict(p, masses[: len(p)], pdg, self.process,
                                                             {k: v[: len(p)] for k, v in system.items()})
                 yield Events(p, pdg, None, process, dict(meta), variations=ratios,
                              variation_set=None if vm is None else vm.variations)

@@ -268,8 +268,7 @@ def refine(model: "TrainedModel", training: Events) -> "TrainedModel":
     check_refinable(model)
     cfg = model.config
     n = int(min(max(PER_EVENT * len(training), MIN_GENERATED), MAX_GENERATED))
-    plain = dataclasses.replace(model, refiner=None)
-    generated = Events.concatenate(list(plain.iterate(n, seed=cfg.seed, shard=SHARD)))
+    generated = _fitted_stream(model, n)
     refiner = Refiner.fit(training, generated, strength=cfg.refine_strength, signed=not z_odd(cfg.symmetries),
                           extra=tuple(cfg.refine_extra), bound_quantile=bound_quantile(cfg.symmetries))
     return dataclasses.replace(model, refiner=refiner, config=cfg.replace(refine=True),
@@ -282,12 +281,16 @@ def rebound(model: "TrainedModel") -> "TrainedModel":
     kept 57 % where the quantile keeps 89 %."""
     if model.refiner is None:
         raise ConfigError("the model is not refined: there is no bound to recompute")
-    cfg, refiner = model.config, model.refiner
-    n = int(model.meta.get("refine_generated") or MIN_GENERATED)
-    plain = dataclasses.replace(model, refiner=None)
-    log_w = np.concatenate([refiner.log_weights(ev) for ev in plain.iterate(n, seed=cfg.seed, shard=SHARD)])
-    bounded = dataclasses.replace(refiner, log_bound=float(np.quantile(log_w, bound_quantile(cfg.symmetries))))
+    refiner = model.refiner
+    log_w = refiner.log_weights(_fitted_stream(model, int(model.meta.get("refine_generated") or MIN_GENERATED)))
+    bounded = dataclasses.replace(refiner, log_bound=float(np.quantile(log_w, bound_quantile(model.config.symmetries))))
     return dataclasses.replace(model, refiner=bounded, meta=model.meta | {"refine_acceptance": bounded.acceptance})
+
+
+def _fitted_stream(model: "TrainedModel", n: int) -> Events:
+    """The n unrefined events a refiner of ``model`` is fitted on: shard `SHARD` of the model's seed."""
+    plain = dataclasses.replace(model, refiner=None)
+    return Events.concatenate(list(plain.iterate(n, seed=model.config.seed, shard=SHARD)))
 
 
 def training_events(model: "TrainedModel", sample: Events) -> Events:

@@ -46,15 +46,15 @@ def primary_observables(momenta: np.ndarray, masses: Any, process: Process) -> d
 def refine_features(momenta: np.ndarray, masses: Any, process: Process, signed: bool = False) -> dict[str, np.ndarray]:
     """`system_features` and each primary's rapidity ``y_<name>`` (absolute unless ``signed``): what a
     refiner may tilt on."""
-    out, rapidities = _system_of(primaries(momenta, masses, process), process, signed)
+    out, rapidities = _system_of(primaries(momenta, masses, process), process)
     for r, y in zip(process.primaries, rapidities):
-        out[f"y_{r.name}"] = y if signed else np.abs(y)
-    return out
+        out[f"y_{r.name}"] = y
+    return out if signed else to_unsigned(out, process)
 
 
 def to_unsigned(features: dict[str, np.ndarray], process: Process) -> dict[str, np.ndarray]:
     """Signed `refine_features` (or `system_features`) → the same with every z-odd one (rapidity gap, the
-    system's and each primary's rapidity) as its absolute value, as ``signed=False`` computes them."""
+    system's and each primary's rapidity) as its absolute value: what ``signed=False`` gives."""
     odd = {"dy_primaries", "y_system"} | {f"y_{r.name}" for r in process.primaries}
     return {k: np.abs(v) if k in odd else v for k, v in features.items()}
 
@@ -67,18 +67,17 @@ def system_features(momenta: np.ndarray, masses: Any, process: Process, signed: 
     ``signed`` keeps the signs of the rapidity gap and the system's rapidity; by default their absolute
     values, the invariants of z → −z (a sample learnt with that symmetry is symmetric by construction).
     """
-    return _system_of(primaries(momenta, masses, process), process, signed)[0]
+    out = _system_of(primaries(momenta, masses, process), process)[0]
+    return out if signed else to_unsigned(out, process)
 
 
-def _system_of(prim: list[np.ndarray], process: Process, signed: bool) -> tuple[dict[str, np.ndarray], list[np.ndarray]]:
-    """`system_features` of the primaries' four-momenta, and the primaries' signed rapidities (N,) it used."""
+def _system_of(prim: list[np.ndarray], process: Process) -> tuple[dict[str, np.ndarray], list[np.ndarray]]:
+    """Signed `system_features` of the primaries' four-momenta, and the primaries' rapidities (N,) it used."""
     system = np.sum(prim, axis=0)
     rapidities = [physics.rapidity(q) for q in prim]
-    gap = rapidities[0] - rapidities[1]
-    y = physics.rapidity(system)
     out = {"m_system": np.sqrt(np.clip(system[:, 0] ** 2 - (system[:, 1:] ** 2).sum(-1), 0, None)),
-           "dy_primaries": gap if signed else np.abs(gap),
-           "y_system": y if signed else np.abs(y)}
+           "dy_primaries": rapidities[0] - rapidities[1],
+           "y_system": physics.rapidity(system)}
     for r, q in zip(process.primaries, prim):
         out[f"pt_{r.name}"] = np.hypot(q[:, 1], q[:, 2])
     out["pt_system"] = np.hypot(system[:, 1], system[:, 2])
