@@ -2,9 +2,10 @@
 
     python benchmarks/generate.py [--model data/ttbar_model.pt] [--events 2000000] [--path both]
 
-Prints: generation into a ROOT file (events/s), Pythia 8's own parton-level event
-loop on the same machine (the mean of runs right before and after the generation,
-both shown), the generator network alone in fp32 and in the precision the model
+Prints: generation into a ROOT file (events/s), in process and through the command line
+(`lhcgan generate` in a fresh process: start-up and model loading included), Pythia 8's own
+parton-level event loop on the same machine (the mean of runs right before and after each
+generation, all shown), the generator network alone in fp32 and in the precision the model
 runs in (bf16 on CPUs with native bf16), the generator's FLOP-bound limit (the
 measured matmul rate in that precision divided by the generator's FLOPs per event),
 and the milliseconds of one training step (a discriminator and a generator update at
@@ -84,6 +85,21 @@ def pythia_rate(n: int) -> float:
     return n / (time.perf_counter() - t0)
 
 
+def cli_seconds(model: str | None, n: int, out: Path) -> float | None:
+    """Wall seconds of ``lhcgan generate -n n -o out`` in a fresh process (the console script beside this
+    Python's, else ``python -m lhcgan``); None where it fails (printed)."""
+    script = Path(sys.executable).with_name("lhcgan")
+    cmd = [str(script)] if script.is_file() else [sys.executable, "-m", "lhcgan"]
+    cmd += ["generate", "-n", str(n), "-o", str(out), "--seed", "3"] + (["--model", model] if model else [])
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    if done.returncode:
+        print(f"the command line failed (exit code {done.returncode}): {done.stderr.strip()[-300:]}")
+        return None
+    return seconds
+
+
 def training_step_ms(events: lhcgan.Events, preset: str, steps: int, tmp: Path, **overrides) -> float:
     """Median milliseconds of one D + G update over 5 windows of ``steps`` iterations (this box is noisy)."""
     name = "-".join([preset, *map(str, overrides.values())])
@@ -136,6 +152,10 @@ def run(args: argparse.Namespace) -> None:
         gen_rate = args.events / (time.perf_counter() - t0)
         py_after = pythia_rate(100_000)
         py_rate = 0.5 * (py_before + py_after)
+        # the command line as a user runs it: start-up, model loading and writing included
+        cli_s = cli_seconds(args.model, args.events, d / "cli.root")
+        py_cli = pythia_rate(100_000)
+        cli_py = 0.5 * (py_after + py_cli)
         plain_rate = None
         if model.refiner is not None:  # the same model without its refinement's rejection, for comparison
             t0 = time.perf_counter()
@@ -168,10 +188,14 @@ def run(args: argparse.Namespace) -> None:
           f"generator {arch} ({generator_flops(model) / 1e6:.2f} MFLOP/event)")
     print(f"CPU: {cpu_name()}; instruction-set path: torch {torch.backends.cpu.get_cpu_capability()}, "
           f"oneDNN {os.environ.get('ONEDNN_MAX_CPU_ISA', 'native')}, native bf16 {'yes' if cpu_has_bf16() else 'no'}")
-    print(f"{'generation → ROOT (lhcgan generate)':<46} {gen_rate:>12,.0f} ev/s")
+    print(f"{'generation → ROOT, generate() in process':<46} {gen_rate:>12,.0f} ev/s")
     if plain_rate:
         print(f"{'  the same without its refinement':<46} {plain_rate:>12,.0f} ev/s   "
               f"(refinement keeps {model.refiner.acceptance:.0%} of the network's events)")
+    if cli_s is not None:
+        cli_rate = args.events / cli_s
+        print(f"{f'lhcgan generate -n {args.events} (command line)':<46} {cli_rate:>12,.0f} ev/s   {cli_s:.1f} s wall; "
+              f"lhcgan/Pythia {cli_rate / cli_py:.2f}× (Pythia {py_after:,.0f} before it, {py_cli:,.0f} after)")
     precision = "bf16" if bf16 else "fp32"
     print(f"{'generator network alone, fp32':<46} {net_rate:>12,.0f} ev/s")
     if bf16:

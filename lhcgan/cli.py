@@ -99,9 +99,11 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_refine(args: argparse.Namespace) -> int:
+    from lhcgan.config import parse_assignment
     from lhcgan.pipeline import refine_model
 
-    refine_model(args.model, args.input, strength=args.strength).save(args.output)
+    overrides = dict(parse_assignment(a) for a in args.set)
+    refine_model(args.model, args.input, strength=args.strength, overrides=overrides).save(args.output)
     print(f"wrote {args.output}")
     return 0
 
@@ -203,6 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", "-m", required=True, help="model file written by `lhcgan fit`")
     p.add_argument("-o", "--output", required=True, help="the refined model file")
     p.add_argument("--strength", type=float, help="smoothness penalty in events (default: the model's refine_strength)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one refinement setting (refine_strength, refine_extra, refine_pairs; repeatable)")
     p.set_defaults(func=_cmd_refine)
     return parser
 

@@ -14,6 +14,8 @@ from lhcgan.errors import ConfigError
 
 CARDS = Path(__file__).resolve().parent / "cards"
 REFINE_EXTRA = ("y_t", "y_tbar")  # the refiner's optional features (`lhcgan.system.refine_features`)
+#: every feature the refiner may tilt on, alone or in a pair (`lhcgan.system.refine_features`)
+REFINE_FEATURES = ("m_system", "dy_primaries", "y_system", "pt_t", "pt_tbar", "pt_system") + REFINE_EXTRA
 
 
 @dataclass
@@ -72,6 +74,10 @@ class FitConfig:
             each top's pT, pT(tt̄) where it recoils): "y_t", "y_tbar", each top's rapidity (absolute with
             the z-reflection). With them, at 25k events, the system worth rose by 30 % and y(t)'s deciles
             came within 1.1 % of truth (4.0 % without).
+        refine_pairs: pairs of the refiner's features (`REFINE_FEATURES`) that get a joint term each,
+            bilinear on the grid of their knots: correlations the sum of single terms cannot correct. By
+            default each top's pT with its rapidity: on the 1M-event model the least pair's worth rose from
+            235 000 to 312 000, at 25k the pairwise worth by 26–35 %; generation keeps 6–7 % fewer events.
         variations: where the sample carries theory variations (scale, PDF, shower weights), learn each
             one's ratio to the nominal as a function of the event (`lhcgan.variation_model`), so that
             every generated event carries them under the input's names.
@@ -117,6 +123,7 @@ class FitConfig:
     refine: bool = True
     refine_strength: float = 100.0
     refine_extra: list[str] = field(default_factory=lambda: ["y_t", "y_tbar"])
+    refine_pairs: list[list[str]] = field(default_factory=lambda: [["pt_t", "y_t"], ["pt_tbar", "y_tbar"]])
     variations: bool = True
     seed: int = 1
     checkpoint_every: int = 1000
@@ -157,6 +164,10 @@ class FitConfig:
         unknown = [name for name in self.refine_extra if name not in REFINE_EXTRA]
         if unknown:
             raise ConfigError(f"unknown refine_extra features {unknown}; known are {list(REFINE_EXTRA)}")
+        self.refine_pairs = [list(pair) for pair in self.refine_pairs or []]
+        bad = [pair for pair in self.refine_pairs if len(set(pair)) != 2 or len(pair) != 2 or not set(pair) <= set(REFINE_FEATURES)]
+        if bad:
+            raise ConfigError(f"refine_pairs must be pairs of two different features of {list(REFINE_FEATURES)}, got {bad}")
         if not self.refine_strength > 0:
             raise ConfigError(f"refine_strength must be > 0, got {self.refine_strength}")
         if not 0 <= self.holdout < 1:
@@ -177,6 +188,7 @@ class FitConfig:
         d = dict(d)
         d.setdefault("reg_weight_weighted", None)  # older models: one γ for every sample
         d.setdefault("refine_extra", [])  # older models: a refiner on the tt̄ system's features alone
+        d.setdefault("refine_pairs", [])  # older models (before 0.4): no joint terms
         if "random_azimuth" in d:  # older models: rotated generated events only
             legacy = d.pop("random_azimuth")
             d.setdefault("symmetries", ["azimuth"] if legacy else [])

@@ -228,10 +228,16 @@ def _generate_points(result: FitResult, n: int | None, *, lhe: bool, validate: b
                        members=spread)
 
 
+#: the settings `refine_model` may change: the refinement's own (the generator's stay as trained)
+REFINE_SETTINGS = ("refine_strength", "refine_extra", "refine_pairs")
+
+
 def refine_model(model: "PathLike | TrainedModel | Ensemble", sample: "PathLike | Events", *,
-                 strength: float | None = None) -> "TrainedModel | Ensemble":
+                 strength: float | None = None, overrides: Mapping[str, Any] | None = None) -> "TrainedModel | Ensemble":
     """``model`` (every member of an ensemble) with its refinement fitted on ``sample``, the sample it was
-    trained on (its held-out events are split off again); ``strength`` overrides ``refine_strength``."""
+    trained on (its held-out events are split off again); ``strength`` overrides ``refine_strength``,
+    ``overrides`` any of `REFINE_SETTINGS` (e.g. today's ``refine_pairs`` for a model made before them).
+    The refined model's settings record what its refinement used."""
     from lhcgan.events import Events
     from lhcgan.modelfile import Ensemble, load_model
     from lhcgan.reading import read
@@ -241,9 +247,13 @@ def refine_model(model: "PathLike | TrainedModel | Ensemble", sample: "PathLike 
     sample = sample if isinstance(sample, Events) else read(sample)
     members = model.members if isinstance(model, Ensemble) else [model]
     refined = []
+    changes = dict(overrides or {}) | ({} if strength is None else {"refine_strength": strength})
+    if set(changes) - set(REFINE_SETTINGS):
+        raise ConfigError(f"refine changes only {', '.join(REFINE_SETTINGS)}, not {', '.join(sorted(set(changes) - set(REFINE_SETTINGS)))}",
+                          hint="the generator's settings stay as trained: fit again to change them")
     for m in members:
-        if strength is not None:
-            m = dataclasses.replace(m, config=m.config.replace(refine_strength=strength))
+        if changes:
+            m = dataclasses.replace(m, config=m.config.replace(**changes))
         refined.append(refine(m, training_events(m, sample)))
         if len(members) > 1:
             print(f"member {len(refined)}:")

@@ -136,6 +136,16 @@ def test_refine_an_unrefined_model(tmp_path, ttbar_lhe, ttbar, capsys):
     refined = TrainedModel.load(tmp_path / "r.pt")
     assert refined.refiner is not None and refined.config.refine
     assert refined.refiner.training_events == plain.meta["training_events"]  # unweighted: N_eff = N
+    assert refined.refiner.pairs == tuple(map(tuple, refined.config.refine_pairs)) != ()
+    # the refinement's settings may change (and are recorded); the generator's may not
+    code, _, _ = run(capsys, "refine", str(ttbar_lhe), "-m", str(out / "model.pt"), "-o", str(tmp_path / "r1.pt"),
+                     "--set", "refine_pairs=[]", "--set", "refine_extra=[y_t]")
+    single = TrainedModel.load(tmp_path / "r1.pt")
+    assert code == 0 and single.refiner.pairs == () and single.config.refine_pairs == []
+    assert "y_t" in single.refiner.names and "y_tbar" not in single.refiner.names
+    code, _, err = run(capsys, "refine", str(ttbar_lhe), "-m", str(out / "model.pt"), "-o", str(tmp_path / "x.pt"),
+                       "--set", "hidden=64")
+    assert code == 1 and "refine changes only" in err and len(err.strip().splitlines()) == 1
     lhcgan.write(ttbar[:2000], tmp_path / "other.root")
     code, _, err = run(capsys, "refine", str(tmp_path / "other.root"), "-m", str(out / "model.pt"),
                        "-o", str(tmp_path / "x.pt"))

@@ -36,6 +36,15 @@ def test_bad_settings(tmp_path):
     with pytest.raises(ConfigError, match="KEY=VALUE"):
         parse_assignment("layers")
     assert parse_assignment("mmd_widths={t: [1.42, 5]}") == ("mmd_widths", {"t": [1.42, 5]})
+    for pairs in ([["pt_t", "eta_t"]], [["pt_t"]], [["pt_t", "pt_t"]], [["pt_t", "y_t", "y_tbar"]]):
+        with pytest.raises(ConfigError, match="refine_pairs"):
+            FitConfig(refine_pairs=pairs)
+    assert FitConfig(refine_pairs=[("m_system", "pt_system")]).refine_pairs == [["m_system", "pt_system"]]
+
+
+def test_older_models_settings_have_no_joint_terms():
+    old = {k: v for k, v in FitConfig().to_dict().items() if k != "refine_pairs"}
+    assert FitConfig.from_dict(old).refine_pairs == []
 
 
 def test_the_dataclass_defaults_are_the_default_card():
