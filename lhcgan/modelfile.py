@@ -5,6 +5,7 @@ Everything `lhcgan generate` needs is in that file; nothing else is looked up.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from lhcgan.conditions import Conditioning
 from lhcgan.config import FitConfig
 from lhcgan.errors import InputError
 from lhcgan.events import Events, channel_totals, from_fraction_table, sample_flavours, to_fraction_table
+from lhcgan.halves import in_halves
 from lhcgan.model import (
     Bridge,
     Generator,
@@ -208,6 +210,8 @@ class TrainedModel:
             process = process.restrict([channel])
             if meta.get("cross_section_pb"):  # σ of the channel alone
                 meta["cross_section_pb"] *= self.channel_fractions()[channel]
+        vm = self.variation_model
+        transformed = functools.partial(self._transformed, process=process, features=vm is not None)
         done = 0
         while done < n:
             k = min(chunk, n - done if self.refiner is None  # with rejection, enough candidates for the rest
@@ -219,19 +223,16 @@ class TrainedModel:
             # pp collisions are symmetric about the beam (and under z → −z): random transforms make those
             # symmetries exact and leave every invariant quantity (pT, masses, ΔR) as generated
             # one row of numbers per event: the i-th event's transforms never move, whatever n or chunk
-            columns = iter(rng_sym.random((k, len(self.config.symmetries))).T)
-            p = randomise(p, self.config.symmetries, lambda _, cols=columns: next(cols))
+            u_sym = rng_sym.random((k, len(self.config.symmetries)))
             if not ok.any():
                 raise InputError(f"the model made {k} non-finite events in a row", path=self.meta.get("source"),
                                  hint="the model is broken: retrain it")
-            p, pdg = p[ok], pdg[ok]
-            vm = self.variation_model
-            system: dict[str, np.ndarray] = {}
-            if vm or self.refiner:  # the slot masses and the tt̄ system's features, once for both
-                masses = process.masses_of(pdg)
-                system = refine_features(p, masses, process, signed=True)
+            # per event alone: the transforms, the slot masses, the tt̄ system's features (once for the
+            # refiner and the variation model) and the tilt, on the chunk's two halves at once
+            p, masses, system, log_w = in_halves(transformed, p[ok], pdg[ok], u_sym[ok])
+            pdg = pdg[ok]
             if self.refiner is not None:
-                rows = np.repeat(np.arange(len(p)), self.refiner.copies_of(p, pdg, process, rng_refine, system))
+                rows = np.repeat(np.arange(len(p)), self.refiner.copies_from(log_w, rng_refine))
                 p, pdg, masses = p[rows], pdg[rows], masses[rows]
                 system = {k: v[rows] for k, v in system.items()}
                 again = np.flatnonzero(rows[1:] == rows[:-1]) + 1  # an event's copies after its first
@@ -247,6 +248,20 @@ class TrainedModel:
                                                             {k: v[: len(p)] for k, v in system.items()})
                 yield Events(p, pdg, None, process, dict(meta), variations=ratios,
                              variation_set=None if vm is None else vm.variations)
+
+    def _transformed(self, p: np.ndarray, pdg: np.ndarray, u: np.ndarray, process: Process, features: bool
+                     ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray | None]:
+        """Generated momenta (N, 6, 3) GeV under the model's symmetries with parameters u (N, S) uniform, their
+        slot masses (N, 6) GeV, signed `refine_features` (where the refiner or ``features`` asks) and the
+        refiner's log weights (N,) (None without one): each event on its own."""
+        from lhcgan.symmetry import randomise
+
+        columns = iter(u.T)
+        p = randomise(p, self.config.symmetries, lambda _: next(columns))
+        masses = process.masses_of(pdg)
+        system = refine_features(p, masses, process, signed=True) if features or self.refiner else {}
+        log_w = None if self.refiner is None else self.refiner.log_weights_of(p, pdg, process, system)
+        return p, masses, system, log_w
 
     def sample(self, n: int, seed: int = 1, channel: str | None = None,
                parameters: Mapping[str, float] | None = None) -> Events:

@@ -158,8 +158,12 @@ class Refiner:
                   features: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """`copies` for momenta (N, n, 3) GeV and PDG ids (N, n) of ``process``, before they become `Events`;
         ``features`` as in `log_weights_of`."""
-        u = rng.random(len(momenta))
-        r = np.exp(self.log_weights_of(momenta, pdg, process, features) - self.log_bound)
+        return self.copies_from(self.log_weights_of(momenta, pdg, process, features), rng)
+
+    def copies_from(self, log_weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """`copies` of events with these `log_weights_of` (N,): one uniform each, in order."""
+        u = rng.random(len(log_weights))
+        r = np.exp(log_weights - self.log_bound)
         whole = np.floor(r)
         return (whole + (u < r - whole)).astype(np.int64)
 

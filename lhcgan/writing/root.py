@@ -28,19 +28,25 @@ from lhcgan import physics
 from lhcgan.atomic import atomic_output
 from lhcgan.errors import OutputError
 from lhcgan.events import Events, channel_totals, counts_to_fractions, to_fraction_table
+from lhcgan.halves import in_halves
 from lhcgan.rootschema import BRANCH_TYPE, COLLECTION, METADATA, TREE, WEIGHT
 from lhcgan.variations import BRANCHES, KINDS, VariationSet
 from lhcgan.version import __version__
 from lhcgan.writing.chunks import as_chunks
 
 
+def _collider(p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """pT (GeV), η, φ (N, n) float32 of momenta (N, n, 3) GeV."""
+    return physics.pt(p).astype(np.float32), physics.eta(p).astype(np.float32), physics.phi(p).astype(np.float32)
+
+
 def _particles(events: Events) -> ak.Array:
-    p = events.momenta
     n, k = events.pdg.shape
+    pt, eta, phi = in_halves(_collider, events.momenta)  # per particle: two halves on two cores
     fields = {
-        "pt": physics.pt(p).astype(np.float32).ravel(),
-        "eta": physics.eta(p).astype(np.float32).ravel(),
-        "phi": physics.phi(p).astype(np.float32).ravel(),
+        "pt": pt.ravel(),
+        "eta": eta.ravel(),
+        "phi": phi.ravel(),
         "mass": np.broadcast_to(events.masses.astype(np.float32), (n, k)).ravel(),
         "pdgId": events.pdg.astype(np.int32).ravel(),
         "status": np.ones(n * k, np.int32),  # outgoing, as NanoAOD's LHEPart_status
