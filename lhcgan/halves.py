@@ -18,7 +18,7 @@ def in_halves(fn: Callable[..., Any], *arrays: np.ndarray) -> Any:
 
     ``fn`` returns an array, a dict of arrays, None, or a tuple of those. numpy releases the GIL in its
     loops, so two halves take 55–65 % of the time of one whole on two cores. A thread's exception is
-    raised here. The threads end with the call (no pool outlives it: `generate --shards` may fork).
+    raised here. The threads end with the call: no pool outlives it (a forked process inherits none).
     """
     n = len(arrays[0])
     if n < MIN_EVENTS:
