@@ -165,7 +165,7 @@ class FitConfig:
         if unknown:
             raise ConfigError(f"unknown refine_extra features {unknown}; known are {list(REFINE_EXTRA)}")
         self.refine_pairs = [list(pair) for pair in self.refine_pairs or []]
-        bad = [pair for pair in self.refine_pairs if len(set(pair)) != 2 or len(pair) != 2 or not set(pair) <= set(REFINE_FEATURES)]
+        bad = [pair for pair in self.refine_pairs if len(pair) != 2 or pair[0] == pair[1] or not set(pair) <= set(REFINE_FEATURES)]
         if bad:
             raise ConfigError(f"refine_pairs must be pairs of two different features of {list(REFINE_FEATURES)}, got {bad}")
         if not self.refine_strength > 0:

@@ -243,17 +243,17 @@ def refine_model(model: "PathLike | TrainedModel | Ensemble", sample: "PathLike 
     from lhcgan.reading import read
     from lhcgan.refine import refine, training_events
 
-    model = load_model(model) if isinstance(model, (str, os.PathLike)) else model
-    sample = sample if isinstance(sample, Events) else read(sample)
-    members = model.members if isinstance(model, Ensemble) else [model]
-    refined = []
     changes = dict(overrides or {}) | ({} if strength is None else {"refine_strength": strength})
     if set(changes) - set(REFINE_SETTINGS):
         raise ConfigError(f"refine changes only {', '.join(REFINE_SETTINGS)}, not {', '.join(sorted(set(changes) - set(REFINE_SETTINGS)))}",
                           hint="the generator's settings stay as trained: fit again to change them")
+    model = load_model(model) if isinstance(model, (str, os.PathLike)) else model
+    members = model.members if isinstance(model, Ensemble) else [model]
+    # the settings are checked before the sample is read (a 1M-event file takes a while)
+    members = [dataclasses.replace(m, config=m.config.replace(**changes)) if changes else m for m in members]
+    sample = sample if isinstance(sample, Events) else read(sample)
+    refined = []
     for m in members:
-        if changes:
-            m = dataclasses.replace(m, config=m.config.replace(**changes))
         refined.append(refine(m, training_events(m, sample)))
         if len(members) > 1:
             print(f"member {len(refined)}:")
