@@ -5,7 +5,9 @@
 Prints: generation into a ROOT file (events/s), in process and through the command line
 (`lhcgan generate` in a fresh process: start-up and model loading included), Pythia 8's own
 parton-level event loop on the same machine (the mean of runs right before and after each
-generation, all shown), the generator network alone in fp32 and in the precision the model
+generation, all shown; Pythia runs in one process, lhcgan on all the machine's cores, as a user
+runs each), the same generation in one process (``--processes 1``, the reference before 0.4's
+workers), the generator network alone in fp32 and in the precision the model
 runs in (bf16 on CPUs with native bf16), the generator's FLOP-bound limit (the
 measured matmul rate in that precision divided by the generator's FLOPs per event),
 and the milliseconds of one training step (a discriminator and a generator update at
@@ -32,16 +34,16 @@ import time
 from pathlib import Path
 
 import torch
+from machine import cpu_name  # benchmarks/machine.py, beside this script
 
 import lhcgan
-from machine import cpu_name  # benchmarks/machine.py, beside this script
 from lhcgan.config import load_card
 from lhcgan.generate import generate
 from lhcgan.model import Generator, autocast, cpu_has_bf16, generates_in_bf16, net_slice
 from lhcgan.modelfile import TrainedModel
 from lhcgan.simulate import make_pythia, pythia_settings, simulate
 from lhcgan.train import Trainer
-
+from lhcgan.workers import usable_processes
 
 #: The environment that caps torch, oneDNN and MKL at AVX2 (set before torch is imported).
 AVX2 = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}
@@ -85,12 +87,12 @@ def pythia_rate(n: int) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def cli_seconds(model: str | None, n: int, out: Path) -> float | None:
-    """Wall seconds of ``lhcgan generate -n n -o out`` in a fresh process (the console script beside this
+def cli_seconds(model: str | None, n: int, out: Path, *extra: str) -> float | None:
+    """Wall seconds of ``lhcgan generate -n n -o out [extra]`` in a fresh process (the console script beside this
     Python's, else ``python -m lhcgan``); None where it fails (printed)."""
     script = Path(sys.executable).with_name("lhcgan")
     cmd = [str(script)] if script.is_file() else [sys.executable, "-m", "lhcgan"]
-    cmd += ["generate", "-n", str(n), "-o", str(out), "--seed", "3"] + (["--model", model] if model else [])
+    cmd += ["generate", "-n", str(n), "-o", str(out), "--seed", "3", *extra] + (["--model", model] if model else [])
     t0 = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True)
     seconds = time.perf_counter() - t0
@@ -156,6 +158,11 @@ def run(args: argparse.Namespace) -> None:
         cli_s = cli_seconds(args.model, args.events, d / "cli.root")
         py_cli = pythia_rate(100_000)
         cli_py = 0.5 * (py_after + py_cli)
+        # the reference: generation in one process, as before 0.4's workers (torch's threads, numpy's passes in halves)
+        cli_one_s = cli_seconds(args.model, args.events, d / "cli.root", "--processes", "1")
+        t0 = time.perf_counter()
+        generate(args.events, d / "gen.root", model=model, seed=3, processes=1)
+        one_rate = args.events / (time.perf_counter() - t0)
         plain_rate = None
         if model.refiner is not None:  # the same model without its refinement's rejection, for comparison
             t0 = time.perf_counter()
@@ -188,7 +195,9 @@ def run(args: argparse.Namespace) -> None:
           f"generator {arch} ({generator_flops(model) / 1e6:.2f} MFLOP/event)")
     print(f"CPU: {cpu_name()}; instruction-set path: torch {torch.backends.cpu.get_cpu_capability()}, "
           f"oneDNN {os.environ.get('ONEDNN_MAX_CPU_ISA', 'native')}, native bf16 {'yes' if cpu_has_bf16() else 'no'}")
-    print(f"{'generation → ROOT, generate() in process':<46} {gen_rate:>12,.0f} ev/s")
+    print(f"{'generation → ROOT, generate()':<46} {gen_rate:>12,.0f} ev/s   "
+          f"({usable_processes()} generating processes, one torch thread each)")
+    print(f"{'  the same in one process (processes=1)':<46} {one_rate:>12,.0f} ev/s   ({threads} torch threads)")
     if plain_rate:
         print(f"{'  the same without its refinement':<46} {plain_rate:>12,.0f} ev/s   "
               f"(refinement keeps {model.refiner.acceptance:.0%} of the network's events)")
@@ -196,6 +205,9 @@ def run(args: argparse.Namespace) -> None:
         cli_rate = args.events / cli_s
         print(f"{f'lhcgan generate -n {args.events} (command line)':<46} {cli_rate:>12,.0f} ev/s   {cli_s:.1f} s wall; "
               f"lhcgan/Pythia {cli_rate / cli_py:.2f}× (Pythia {py_after:,.0f} before it, {py_cli:,.0f} after)")
+    if cli_one_s is not None:
+        print(f"{'  the same with --processes 1':<46} {args.events / cli_one_s:>12,.0f} ev/s   {cli_one_s:.1f} s wall; "
+              f"lhcgan/Pythia {args.events / cli_one_s / cli_py:.2f}×")
     precision = "bf16" if bf16 else "fp32"
     print(f"{'generator network alone, fp32':<46} {net_rate:>12,.0f} ev/s")
     if bf16:

@@ -93,7 +93,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         print(f"wrote {args.events} events in {args.shards} files; manifest {manifest}")
         return 0
     n = generate(args.events, args.output, model=args.model, seed=args.seed, progress=not args.quiet,
-                 channel=args.channel, parameters=parameters)
+                 channel=args.channel, parameters=parameters, processes=args.processes)
     print(f"wrote {n} events to {args.output}")
     return 0
 
@@ -195,6 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(f"--{par.name}", type=float, metavar="VALUE",
                        help=f"for a model conditioned on {par.name}: generate at this value ({par.unit}), "
                             "within the trained range")
+    p.add_argument("--processes", type=int, metavar="N",
+                   help="generating processes (default: one per core, torch's thread count; the events are the same "
+                        "for any number)")
     p.add_argument("--shards", type=int, default=1,
                    help="write this many ROOT files, each from its own process and random stream, plus a manifest")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from pathlib import Path
 
 from lhcgan.atomic import atomic_output
@@ -26,6 +27,7 @@ def generate(
     progress: bool = False,
     channel: str | None = None,
     parameters: Mapping[str, float] | None = None,
+    processes: int | None = None,
 ) -> int:
     """Write ``n`` generated events to ``path`` (.root, .lhe, .lhe.gz); return how many were written.
 
@@ -35,13 +37,22 @@ def generate(
         chunk: events per generated chunk; memory is O(chunk) for any n.
         channel: one decay channel of the model's ("allhad", "ljets", "dilep"); None: the learnt mix.
         parameters: for a conditioned model, the values to generate at ({"mt": 172.5} GeV).
+        processes: forked generating processes (default: one per core; the events are the same for any number).
     """
     output_format(path)  # fail on a bad suffix before any work
     if not isinstance(model, (TrainedModel, Ensemble)):
         model = load_model(model)
-    events = model.iterate(n, seed=seed, chunk=chunk, shard=shard, channel=channel, parameters=parameters)
+    events = model.iterate(n, seed=seed, chunk=chunk, shard=shard, channel=channel, parameters=parameters,
+                           processes=processes)
+    with contextlib.closing(events):  # a failed write ends the generating processes at once
+        return _write(events, path, n, progress, metadata={"seed": seed, "shard": shard,
+                                                          "model": model.meta.get("source"), "generator": "lhcgan"},
+                      shard=shard)
+
+
+def _write(events: Generator[Events, None, None], path: str | os.PathLike[str], n: int, progress: bool, metadata: dict,
+           shard: int) -> int:
     first = next(events, None)  # refuses values outside the trained range before the output is opened
-    metadata = {"seed": seed, "shard": shard, "model": model.meta.get("source"), "generator": "lhcgan"}
 
     def chunks() -> Iterator[Events]:
         from tqdm import tqdm
@@ -60,6 +71,10 @@ def _shard_worker(job: tuple) -> int:
     import torch
 
     torch.set_num_threads(threads)
+    if threads == 1:
+        from lhcgan import halves
+
+        halves.serial()
     return generate(n, path, model=model_path, seed=seed, shard=shard, channel=channel, parameters=parameters)
 
 

@@ -10,6 +10,13 @@ import numpy as np
 
 #: below this many events a chunk is not split (a thread costs more than it saves)
 MIN_EVENTS = 20_000
+_split = True
+
+
+def serial() -> None:
+    """Never split again in this process: a worker process (`lhcgan.workers`) has one core of its own."""
+    global _split
+    _split = False
 
 
 def in_halves(fn: Callable[..., Any], *arrays: np.ndarray) -> Any:
@@ -21,7 +28,7 @@ def in_halves(fn: Callable[..., Any], *arrays: np.ndarray) -> Any:
     raised here. The threads end with the call: no pool outlives it (a forked process inherits none).
     """
     n = len(arrays[0])
-    if n < MIN_EVENTS:
+    if n < MIN_EVENTS or not _split:
         return fn(*arrays)
     h = n // 2
     result: list[Any] = [None]

@@ -5,6 +5,8 @@ Everything `lhcgan generate` needs is in that file; nothing else is looked up.
 
 from __future__ import annotations
 
+import collections.abc
+import contextlib
 import functools
 import os
 from collections.abc import Iterator, Mapping
@@ -40,6 +42,12 @@ from lhcgan.version import __version__
 #: Events per call of the float64 map back to momenta: its (B, 18) temporaries then stay in the caches
 #: (2.2× faster than 175 000 at once on an AMD EPYC with 1 MiB L2 per core and 32 MiB L3; 8192 and 32768 as fast).
 BRIDGE_SLICE = 16384
+
+#: Candidates per block of the generated stream (`TrainedModel.iterate`): each block draws its random numbers
+#: from SeedSequence([seed, shard, block]). Part of what a seed means: another size gives other events.
+STREAM_BLOCK = 4096
+#: blocks per process below which generation stays in one process (forking costs more than it saves)
+PARALLEL_BLOCKS = 8
 
 FORMAT = "lhcgan-model/2"  # 2: helicity-frame angles, quantile-mapped coordinates, logistic noise
 ENSEMBLE_FORMAT = "lhcgan-ensemble/1"  # a list of lhcgan-model/2 payloads
@@ -166,30 +174,63 @@ class TrainedModel:
         return channel_totals(self.process, self.flavour_fractions)
 
     def iterate(self, n: int, seed: int = 1, chunk: int = 100_000, shard: int = 0,
-                channel: str | None = None, parameters: Mapping[str, float] | None = None) -> Iterator[Events]:
+                channel: str | None = None, parameters: Mapping[str, float] | None = None,
+                processes: int | None = None) -> collections.abc.Generator[Events, None, None]:
         """Yield exactly n generated events in chunks; ``seed`` (and ``shard``) fix the stream.
 
         Every event gets the model's exact symmetries (`lhcgan.symmetry`) with random parameters.
         ``channel`` generates one decay channel only (its flavours in their learnt proportions);
         by default the channel mix of the training sample. A refined model (`lhcgan.refine`) emits
         each event w/w_bound times on average (kept with that probability below the bound, copied under
-        fresh symmetry transforms above it), from random streams of their own. ``parameters`` ({"mt": 172.5} GeV) are
+        fresh symmetry transforms above it). ``parameters`` ({"mt": 172.5} GeV) are
         the values of a conditioned model, within its trained range; the events' process has
         the pole masses they set and their metadata records them.
-        """
-        from lhcgan.symmetry import randomise
 
-        # one stream per (seed, shard): distinct seeds for every pair, drawn from numpy's SeedSequence
-        states = np.random.SeedSequence([int(seed), int(shard)]).generate_state(5, dtype=np.uint64)
-        gen = torch.Generator().manual_seed(int(states[0]))
-        rng = np.random.default_rng(int(states[1]))
-        rng_sym = np.random.default_rng(int(states[2]))  # a stream of its own: the i-th event's angle never moves
-        rng_refine = np.random.default_rng(int(states[3]))
-        rng_copies = np.random.default_rng(int(states[4]))  # the transforms of the refiner's copies
+        The stream is a sequence of blocks of `STREAM_BLOCK` candidates, each with random numbers of its
+        own, so the events are the same for any n (a prefix), any ``chunk`` (about that many candidates
+        per yielded chunk) and any number of ``processes``: forked workers, one torch thread each
+        (`lhcgan.workers`; default: one per core where that pays, `PARALLEL_BLOCKS`).
+        """
+        from lhcgan.workers import ordered_map, usable_processes
+
+        stream = self._stream(seed, shard, channel, parameters)
+        if n <= 0:
+            return
         acceptance = self.refiner.acceptance if self.refiner else 1.0
-        if acceptance * chunk < 1:
+        if acceptance * STREAM_BLOCK < 1:
             raise InputError(f"the model's refinement keeps {acceptance:.1e} of its events", path=self.meta.get("source"),
                              hint="the refiner is broken: retrain, or refit with --set refine=false")
+        per_task = max(1, -(-chunk // STREAM_BLOCK))
+        expected = int(np.ceil(n / acceptance * 1.02 / STREAM_BLOCK))  # blocks that n needs, on average (+2 %)
+
+        def tasks() -> Iterator[tuple[int, int]]:
+            first = 0
+            while True:  # whole tasks up to the expected blocks, then one block at a time until n are made
+                size = min(per_task, expected - first) if first < expected else 1
+                yield first, size
+                first += size
+
+        if processes is None:
+            processes = usable_processes() if expected >= PARALLEL_BLOCKS * 2 else 1
+        work, vm = functools.partial(self._blocks, stream), self.variation_model
+        if processes > 1:  # each task's events come back through shared memory: room for twice the expected
+            row = 4 * (7 * self.process.n_particles + 2 * (len(self.variation_model.variations) if vm else 0))
+            parts = ordered_map(work, tasks(), processes, slot_bytes=2 * per_task * STREAM_BLOCK * row)
+        else:
+            parts = (work(t) for t in tasks())
+        done = 0
+        with contextlib.closing(parts):  # leaving early ends the workers at once
+            for part in parts:
+                if part is not None:
+                    part = part[: n - done]
+                    done += len(part)
+                    yield part
+                if done >= n:
+                    return
+
+    def _stream(self, seed: int, shard: int, channel: str | None, parameters: Mapping[str, float] | None
+                ) -> "_Stream":
+        """The checked arguments of `iterate` as what every block of its stream needs."""
         meta = {"source": f"lhcgan generate (seed {seed})", "seed": int(seed),
                 **{k: self.meta[k] for k in ("ecm", "cross_section_pb") if self.meta.get(k)}}
         fractions, process = self.flavour_fractions, self.process
@@ -210,44 +251,53 @@ class TrainedModel:
             process = process.restrict([channel])
             if meta.get("cross_section_pb"):  # σ of the channel alone
                 meta["cross_section_pb"] *= self.channel_fractions()[channel]
-        vm = self.variation_model
-        transformed = functools.partial(self._transformed, process=process, features=vm is not None)
-        done = 0
-        while done < n:
-            k = min(chunk, n - done if self.refiner is None  # with rejection, enough candidates for the rest
-                    else int(np.ceil((n - done) / acceptance * 1.02)) + 16)
-            z = self.generator.noise(k, gen)
-            pdg = sample_flavours(k, fractions, rng)
-            p = self.momenta(z, pdg, values)
-            ok = np.isfinite(p).all(axis=(1, 2))  # a NaN from the network is never written: the loop makes up for it
-            # pp collisions are symmetric about the beam (and under z → −z): random transforms make those
-            # symmetries exact and leave every invariant quantity (pT, masses, ΔR) as generated
-            # one row of numbers per event: the i-th event's transforms never move, whatever n or chunk
-            u_sym = rng_sym.random((k, len(self.config.symmetries)))
-            if not ok.any():
-                raise InputError(f"the model made {k} non-finite events in a row", path=self.meta.get("source"),
-                                 hint="the model is broken: retrain it")
-            # per event alone: the transforms, the slot masses, the tt̄ system's features (once for the
-            # refiner and the variation model) and the tilt, on the chunk's two halves at once
-            p, masses, system, log_w = in_halves(transformed, p[ok], pdg[ok], u_sym[ok])
-            pdg = pdg[ok]
-            if self.refiner is not None:
-                rows = np.repeat(np.arange(len(p)), self.refiner.copies_from(log_w, rng_refine))
-                p, pdg, masses = p[rows], pdg[rows], masses[rows]
-                system = {k: v[rows] for k, v in system.items()}
-                again = np.flatnonzero(rows[1:] == rows[:-1]) + 1  # an event's copies after its first
-                if len(again):  # fresh transforms: the copies share their invariants, not their momenta
-                    fresh = iter(rng_copies.random((len(again), len(self.config.symmetries))).T)
-                    p[again] = randomise(p[again], self.config.symmetries, lambda _, cols=fresh: next(cols))
-                    for k, v in refine_features(p[again], masses[again], process, signed=True).items():
-                        system[k][again] = v  # a reflected copy's signed rapidities flip
-            p, pdg = p[: n - done], pdg[: n - done]
-            done += len(p)
-            if len(p):
-                ratios = None if vm is None else vm.predict(p, masses[: len(p)], pdg, self.process,
-                                                            {k: v[: len(p)] for k, v in system.items()})
-                yield Events(p, pdg, None, process, dict(meta), variations=ratios,
-                             variation_set=None if vm is None else vm.variations)
+        return _Stream(int(seed), int(shard), process, fractions, values, meta)
+
+    def _blocks(self, stream: "_Stream", task: tuple[int, int]) -> Events | None:
+        """The events that blocks ``first`` … ``first + count − 1`` of the stream emit, in order (None: none)."""
+        from lhcgan.symmetry import randomise
+
+        first, count = task
+        n_sym, vm = len(self.config.symmetries), self.variation_model
+        # per block: the noise, the flavours, the symmetries' parameters, the rejection's uniforms and the copies'
+        # transforms, each from a stream of its own (one row of numbers per candidate: an event's never move)
+        states = [np.random.SeedSequence([stream.seed, stream.shard, b]).generate_state(5, dtype=np.uint64)
+                  for b in range(first, first + count)]
+        z = torch.cat([self.generator.noise(STREAM_BLOCK, torch.Generator().manual_seed(int(s[0]))) for s in states])
+        pdg = np.concatenate([sample_flavours(STREAM_BLOCK, stream.fractions, np.random.default_rng(int(s[1])))
+                              for s in states])
+        u_sym = np.concatenate([np.random.default_rng(int(s[2])).random((STREAM_BLOCK, n_sym)) for s in states])
+        p = self.momenta(z, pdg, stream.values)
+        ok = np.isfinite(p).all(axis=(1, 2))  # a NaN from the network is never written: later blocks make up for it
+        if not ok.any():
+            raise InputError(f"the model made {len(p)} non-finite events in a row", path=self.meta.get("source"),
+                             hint="the model is broken: retrain it")
+        # pp collisions are symmetric about the beam (and under z → −z): random transforms make those
+        # symmetries exact and leave every invariant quantity (pT, masses, ΔR) as generated.
+        # Per event alone: the transforms, the slot masses, the tt̄ system's features (once for the
+        # refiner and the variation model) and the tilt, on the task's two halves at once
+        transformed = functools.partial(self._transformed, process=stream.process, features=vm is not None)
+        p, masses, system, log_w = in_halves(transformed, p[ok], pdg[ok], u_sym[ok])
+        pdg = pdg[ok]
+        if self.refiner is not None:
+            u = np.concatenate([np.random.default_rng(int(s[3])).random(STREAM_BLOCK) for s in states])[ok]
+            rows = np.repeat(np.arange(len(p)), self.refiner.copies_from(log_w, u))
+            p, pdg, masses = p[rows], pdg[rows], masses[rows]
+            system = {k: v[rows] for k, v in system.items()}
+            again = np.flatnonzero(rows[1:] == rows[:-1]) + 1  # an event's copies after its first
+            if len(again):  # fresh transforms: the copies share their invariants, not their momenta
+                per_block = np.bincount(np.flatnonzero(ok)[rows[again]] // STREAM_BLOCK, minlength=count)
+                fresh = np.concatenate([np.random.default_rng(int(s[4])).random((k, n_sym))
+                                        for s, k in zip(states, per_block)])
+                columns = iter(fresh.T)
+                p[again] = randomise(p[again], self.config.symmetries, lambda _: next(columns))
+                for k, v in refine_features(p[again], masses[again], stream.process, signed=True).items():
+                    system[k][again] = v  # a reflected copy's signed rapidities flip
+        if not len(p):
+            return None
+        ratios = None if vm is None else vm.predict(p, masses, pdg, self.process, system)
+        return Events(p, pdg, None, stream.process, dict(stream.meta), variations=ratios,
+                      variation_set=None if vm is None else vm.variations)
 
     def _transformed(self, p: np.ndarray, pdg: np.ndarray, u: np.ndarray, process: Process, features: bool
                      ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray | None]:
@@ -266,6 +316,19 @@ class TrainedModel:
     def sample(self, n: int, seed: int = 1, channel: str | None = None,
                parameters: Mapping[str, float] | None = None) -> Events:
         return Events.concatenate(list(self.iterate(n, seed, channel=channel, parameters=parameters)))
+
+
+@dataclass(frozen=True)
+class _Stream:
+    """What every block of one generated stream shares: its seed and shard, the process (at the
+    parameters' masses, restricted to the channel), the flavour fractions, the parameters' values and metadata."""
+
+    seed: int
+    shard: int
+    process: Process
+    fractions: dict[tuple[int, ...], float]
+    values: np.ndarray | None
+    meta: dict[str, Any]
 
 
 @dataclass
@@ -304,12 +367,15 @@ class Ensemble:
         return self.members[0].conditioning
 
     def iterate(self, n: int, seed: int = 1, chunk: int = 100_000, shard: int = 0,
-                channel: str | None = None, parameters: Mapping[str, float] | None = None) -> Iterator[Events]:
-        """Exactly n events, each chunk an equal, shuffled mixture of every member's events."""
+                channel: str | None = None, parameters: Mapping[str, float] | None = None,
+                processes: int | None = None) -> collections.abc.Generator[Events, None, None]:
+        """Exactly n events, each chunk an equal, shuffled mixture of every member's events
+        (``processes`` as in `TrainedModel.iterate`, for each member's stream)."""
         k = len(self.members)
         counts = [n // k + (i < n % k) for i in range(k)]
         per = -(-chunk // k)
-        streams = [m.iterate(c, seed=seed, chunk=per, shard=shard * k + i, channel=channel, parameters=parameters)
+        streams = [m.iterate(c, seed=seed, chunk=per, shard=shard * k + i, channel=channel, parameters=parameters,
+                             processes=processes)
                    for i, (m, c) in
                    enumerate(zip(self.members, counts))]
         rng = np.random.default_rng([int(seed), int(shard), k])

@@ -158,11 +158,11 @@ class Refiner:
                   features: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """`copies` for momenta (N, n, 3) GeV and PDG ids (N, n) of ``process``, before they become `Events`;
         ``features`` as in `log_weights_of`."""
-        return self.copies_from(self.log_weights_of(momenta, pdg, process, features), rng)
+        log_weights = self.log_weights_of(momenta, pdg, process, features)
+        return self.copies_from(log_weights, rng.random(len(log_weights)))
 
-    def copies_from(self, log_weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """`copies` of events with these `log_weights_of` (N,): one uniform each, in order."""
-        u = rng.random(len(log_weights))
+    def copies_from(self, log_weights: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """`copies` of events with these `log_weights_of` (N,), given one uniform in [0, 1) each (N,)."""
         r = np.exp(log_weights - self.log_bound)
         whole = np.floor(r)
         return (whole + (u < r - whole)).astype(np.int64)
@@ -363,8 +363,8 @@ def refine(model: "TrainedModel", training: Events) -> "TrainedModel":
 
 def rebound(model: "TrainedModel") -> "TrainedModel":
     """``model`` with its refiner's bound recomputed under today's rule (`BOUND_QUANTILE` of the weights on
-    the stream it was fitted on), the tilt untouched: files before 0.4 bounded at the largest weight and
-    kept 57 % where the quantile keeps 89 %."""
+    the stream it was fitted on: for files before 0.4's block stream, one like it), the tilt untouched:
+    files before 0.4 bounded at the largest weight and kept 57 % where the quantile keeps 89 %."""
     if model.refiner is None:
         raise ConfigError("the model is not refined: there is no bound to recompute")
     refiner = model.refiner

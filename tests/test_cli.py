@@ -95,6 +95,35 @@ def test_console_script_exits_at_once_with_its_output_complete(tmp_path):
     assert missing.returncode == 1 and missing.stderr.startswith("lhcgan: error: ") and not (tmp_path / "x.root").exists()
 
 
+def test_generating_processes_give_one_file_and_end_with_it(tmp_path):
+    """`generate --processes` writes the same file for two workers or three, and Ctrl-C (SIGINT to the whole
+    process group, as a terminal sends it) ends the command and every worker, one line, no file left."""
+    import os
+    import signal
+    import time
+
+    files = []
+    for k in (2, 3):
+        files.append(tmp_path / f"p{k}.root")
+        proc = subprocess.run([sys.executable, "-m", "lhcgan", "generate", "-n", "30000", "--processes", str(k), "-q",
+                               "-o", str(files[-1]), "--seed", "7"], capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+    a, b = lhcgan.read(files[0]), lhcgan.read(files[1])
+    assert len(a) == len(b) == 30000
+    np.testing.assert_array_equal(a.momenta, b.momenta)
+    np.testing.assert_array_equal(a.variations, b.variations)
+    out = tmp_path / "long.root"
+    proc = subprocess.Popen([sys.executable, "-m", "lhcgan", "generate", "-n", "50000000", "--processes", "2", "-q",
+                             "-o", str(out)], stderr=subprocess.PIPE, text=True, start_new_session=True)
+    time.sleep(6)  # past start-up: the workers are generating
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "lhcgan: interrupted" and "Traceback" not in err
+    with pytest.raises(ProcessLookupError):  # no worker outlives the command (an orphan would end only later)
+        os.killpg(proc.pid, 0)
+    assert not out.exists() and not list(tmp_path.glob("long*"))
+
+
 def test_bad_output_suffix(tmp_path, ttbar_lhe, capsys):
     code, _, err = run(capsys, "convert", str(ttbar_lhe), str(tmp_path / "out.txt"))
     assert code == 1 and "unknown output format" in err
