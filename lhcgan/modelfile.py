@@ -211,10 +211,11 @@ class TrainedModel:
                 first += size
 
         if processes is None:
-            processes = usable_processes() if expected >= PARALLEL_BLOCKS * 2 else 1
+            cores = usable_processes()
+            processes = cores if expected >= PARALLEL_BLOCKS * cores else 1
         work, vm = functools.partial(self._blocks, stream), self.variation_model
         if processes > 1:  # each task's events come back through shared memory: room for twice the expected
-            row = 4 * (7 * self.process.n_particles + 2 * (len(self.variation_model.variations) if vm else 0))
+            row = 4 * (7 * self.process.n_particles + 2 * (len(vm.variations) if vm else 0))
             parts = ordered_map(work, tasks(), processes, slot_bytes=2 * per_task * STREAM_BLOCK * row)
         else:
             parts = (work(t) for t in tasks())
