@@ -95,7 +95,9 @@ def ordered_map(fn: Callable[[T], R], tasks: Iterable[T], processes: int, *, ahe
             while yielded not in results:
                 for ready in wait([*ends, *sentinels], timeout=POLL_S):
                     if ready in sentinels:
-                        raise WorkerError(f"a generating process ended (exit code {sentinels[ready].exitcode}) "
+                        dead = sentinels[ready]
+                        dead.join(timeout=5)  # its sentinel closes while it exits, before the kernel can report its code
+                        raise WorkerError(f"a generating process ended (exit code {dead.exitcode}) "
                                           "without its result",
                                           hint="out of memory? give fewer processes (--processes) or smaller chunks")
                     end = cast(Connection, ready)
