@@ -10,7 +10,7 @@ ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16")
 
 def cpu_name() -> str:
     """The CPU's model name with its family/model numbers and the vector-instruction flags that set torch's path,
-    e.g. "AMD EPYC (family 23, model 49; avx2 fma, no avx512f avx512_bf16 amx_bf16)", from /proc/cpuinfo
+    e.g. "AMD EPYC (family 23, model 49; avx2 fma; no avx512f avx512_bf16 amx_bf16)", from /proc/cpuinfo
     where there is one (the model name alone often hides the generation: a VM may say only "AMD EPYC")."""
     fields: dict[str, str] = {}
     try:
