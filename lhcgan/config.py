@@ -66,6 +66,11 @@ class FitConfig:
             with w / |w|^p (normalised): 1 samples ∝ |w| (every drawn event counts the same), 0 draws
             uniformly and weights the losses (the tails of a biased sample are seen as often as they
             were generated), 0.5 between.
+        smooth_marginals: fit the decay parametrisation's maps of each top's log pT and η on the sample
+            smoothed (`lhcgan.stats.smoothed_cdf`, Gaussian kernels of Silverman's width), not on its
+            empirical CDF: the residual generator starts from its maps' marginals, and so no longer from the
+            sample's own fluctuations in the tops' pT and rapidity. At 25k events (four fits) the system worth
+            rose from 43 000–63 000 to 100 000–215 000, the pairwise worth from 44 000–108 000 to 71 000–144 000.
         refine: after training, fit a smooth reweighting of the generated events onto the training
             events in the tt̄ system's kinematics (`lhcgan.refine`), applied by rejection so the output
             stays unweighted. Not for a model conditioned on m_t or √s (their systems move with the value).
@@ -120,6 +125,7 @@ class FitConfig:
     symmetries: list[str] = field(default_factory=lambda: ["azimuth", "reflect_z"])
     holdout: float = 0.1
     weight_power: float = 0.5
+    smooth_marginals: bool = True
     refine: bool = True
     refine_strength: float = 100.0
     refine_extra: list[str] = field(default_factory=lambda: ["y_t", "y_tbar"])
@@ -189,6 +195,7 @@ class FitConfig:
         d.setdefault("reg_weight_weighted", None)  # older models: one γ for every sample
         d.setdefault("refine_extra", [])  # older models: a refiner on the tt̄ system's features alone
         d.setdefault("refine_pairs", [])  # older models (before 0.4): no joint terms
+        d.setdefault("smooth_marginals", False)  # older models: empirical quantile maps
         if "random_azimuth" in d:  # older models: rotated generated events only
             legacy = d.pop("random_azimuth")
             d.setdefault("symmetries", ["azimuth"] if legacy else [])

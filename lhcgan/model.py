@@ -121,7 +121,7 @@ class ParametrisationKind:
 
     name: str
     cls: type
-    fit: Callable[[np.ndarray, Process, np.ndarray | None, Poles | None, np.ndarray | None], Parametrisation]
+    fit: Callable[[np.ndarray, Process, np.ndarray | None, Poles | None, np.ndarray | None, bool], Parametrisation]
     load: Callable[[dict, Process], Parametrisation]
 
 
@@ -129,7 +129,7 @@ class ParametrisationKind:
 PARAMETRISATIONS: dict[str, ParametrisationKind] = {k.name: k for k in (
     ParametrisationKind("decay", DecayParametrisation, DecayParametrisation.fit,
                         DecayParametrisation.from_state_dict),
-    ParametrisationKind("momenta", Standardizer, lambda p, process, w, poles, masses: Standardizer.fit(p, w),
+    ParametrisationKind("momenta", Standardizer, lambda p, process, w, poles, masses, smooth: Standardizer.fit(p, w),
                         lambda state, process: Standardizer.from_state_dict(state)),
 )}
 
@@ -142,11 +142,12 @@ def _kind(name: str) -> ParametrisationKind:
 
 def make_parametrisation(kind: str, momenta: np.ndarray, process: Process,
                          weights: np.ndarray | None = None, poles: Poles | None = None,
-                         masses: np.ndarray | None = None) -> Parametrisation:
+                         masses: np.ndarray | None = None, smooth: bool = False) -> Parametrisation:
     """Fit the generator's parametrisation ``kind`` (see `PARAMETRISATIONS`) on (N, 6, 3) momenta, their
     weights, for a model conditioned on a pole mass their (N,) poles, and their slot masses (N, 6) GeV
-    where the process does not fix them (τ)."""
-    return _kind(kind).fit(momenta, process, weights, poles, masses)
+    where the process does not fix them (τ); ``smooth``: the primaries' marginals smoothed, where the
+    parametrisation has them (`DecayParametrisation.fit`)."""
+    return _kind(kind).fit(momenta, process, weights, poles, masses, smooth)
 
 
 def parametrisation_to_dict(param: Parametrisation) -> dict:

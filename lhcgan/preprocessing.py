@@ -24,7 +24,7 @@ from lhcgan import physics
 from lhcgan.errors import ConfigError
 from lhcgan.physics import Array, lib
 from lhcgan.process import Process, particle_of
-from lhcgan.stats import weighted_mean_std, weighted_quantiles
+from lhcgan.stats import smoothed_quantiles, weighted_mean_std, weighted_quantiles
 
 #: Per-event pole masses {particle: (N,) GeV} ("t" for t and t̄, "W" for both W) where a conditioned
 #: model sets them; the process's own poles where absent.
@@ -106,18 +106,23 @@ class QuantileMap:
 
     @classmethod
     def fit(cls, x: np.ndarray, n_knots: int = 2048, tie: list[list[int]] | None = None,
-            weights: np.ndarray | None = None) -> "QuantileMap":
+            weights: np.ndarray | None = None, smooth: list[int] | None = None) -> "QuantileMap":
         """Fit on training values (N, D); knots are denser in the tails (even steps in logit(u)).
 
         ``tie``: groups of columns that share one distribution (e.g. the t and t̄ masses); each group's
         knots are fitted on its columns' values pooled, so the fit sees all of them.
         ``weights``: (N,) event weights, signed allowed: the knots are quantiles of the weighted CDF.
+        ``smooth``: columns whose knots are quantiles of the sample's `smoothed_cdf` instead of its
+        empirical one, so that the map does not carry the sample's fluctuations (see `smoothed_quantiles`).
         """
         x = np.asarray(x, dtype=np.float64)
         edge = np.log(2.0 * len(x))  # logit of the outermost level 1/(2N)
         levels = 1.0 / (1.0 + np.exp(-np.linspace(-edge, edge, n_knots)))
         knots = weighted_quantiles(x, levels, weights).T.copy()
-        knots[:, 0], knots[:, -1] = x.min(axis=0), x.max(axis=0)  # the whole training range inverts exactly
+        for c in smooth or []:
+            knots[c] = smoothed_quantiles(x[:, c], levels, weights)
+        # the whole training range inverts exactly (a smoothed map reaches a little beyond it)
+        knots[:, 0], knots[:, -1] = np.minimum(knots[:, 0], x.min(axis=0)), np.maximum(knots[:, -1], x.max(axis=0))
         for group in tie or []:
             pooled = x[:, group].reshape(-1)
             pooled_w = None if weights is None else np.tile(np.asarray(weights)[:, None], (1, len(group))).reshape(-1)
@@ -245,7 +250,8 @@ class DecayParametrisation:
 
     @classmethod
     def fit(cls, momenta: np.ndarray, process: Process, weights: np.ndarray | None = None,
-            poles: Poles | None = None, masses: np.ndarray | None = None) -> "DecayParametrisation":
+            poles: Poles | None = None, masses: np.ndarray | None = None,
+            smooth: bool = False) -> "DecayParametrisation":
         """Fit the quantile maps on momenta (N, 6, 3) GeV, with their (N,) weights where weighted and
         their (N,) pole masses where conditioned: the mass maps are then of m − m₀, pooled over the poles.
         ``masses`` (N, 6) GeV are the events' slot masses, where the process does not fix them (τ).
@@ -253,10 +259,20 @@ class DecayParametrisation:
         A particle and its antiparticle have one line shape (CPT), so the mass coordinates of
         cascades whose resonances agree in |PDG id| (t and t̄, W⁺ and W⁻) share one quantile map,
         fitted on both: twice the events for each peak.
+
+        ``smooth``: the maps of each primary's log pT and η are fitted on the sample smoothed
+        (`QuantileMap.fit`'s ``smooth``): a generator that starts from the identity then starts from
+        smooth marginals of the observables analyses publish, not from the sample's fluctuations in them.
         """
         param = cls(process)
         raw = param.to_raw(np.asarray(momenta, dtype=np.float64), poles, masses)
-        return cls(process, QuantileMap.fit(raw, tie=param.tied_columns(), weights=weights))
+        return cls(process, QuantileMap.fit(raw, tie=param.tied_columns(), weights=weights,
+                                            smooth=param.smoothed_columns() if smooth else None))
+
+    def smoothed_columns(self) -> list[int]:
+        """The raw columns a smoothed fit smooths: each primary's log pT and η, unbounded and smooth in any
+        sample (the masses' peaks, the bounded angles and the flat azimuths keep their empirical maps)."""
+        return [c * self.per_cascade + j for c in range(len(self.cascades)) for j in (0, 1)]
 
     def tied_columns(self) -> list[list[int]]:
         """Groups of raw columns with one distribution: the mass coordinates of conjugate cascades."""

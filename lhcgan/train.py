@@ -105,7 +105,8 @@ class Trainer:
         sym_poles = {k: np.tile(v, images) for k, v in poles.items()} if poles else None
         # the slots' masses follow each event's modes (a τ); symmetries keep the flavours, so the copies' too
         slot_masses = None if events.process.fixed_masses else np.tile(events.masses, (images, 1))
-        self.pre = make_parametrisation(cfg.parametrisation, sym, events.process, sym_w, sym_poles, slot_masses)
+        self.pre = make_parametrisation(cfg.parametrisation, sym, events.process, sym_w, sym_poles, slot_masses,
+                                        cfg.smooth_marginals)
         self.feat = Standardizer.fit(sym, sym_w)
         masses = events.resonance_masses()
         shifts = conditioning.mass_shifts(values, self.process) if conditioning else np.zeros_like(masses)

@@ -47,6 +47,11 @@ def test_older_models_settings_have_no_joint_terms():
     assert FitConfig.from_dict(old).refine_pairs == []
 
 
+def test_older_models_settings_have_empirical_quantile_maps():
+    old = {k: v for k, v in FitConfig().to_dict().items() if k != "smooth_marginals"}
+    assert FitConfig.from_dict(old).smooth_marginals is False and FitConfig().smooth_marginals is True
+
+
 def test_the_dataclass_defaults_are_the_default_card():
     assert FitConfig() == load_card("default")
     assert FitConfig().to_dict() == load_card("default").to_dict() | {"preset": "default"}

@@ -207,3 +207,29 @@ def test_the_decay_parametrisation_refuses_a_process_it_cannot_cover():
                    slots=tuple(replace(s, parent="tbar") if s.parent == "W-" else s for s in TTBAR.slots))
     with pytest.raises(ConfigError, match="tbar does not"):
         DecayParametrisation(flat)
+
+
+def test_a_smoothed_quantile_map_inverts_its_sample_and_keeps_the_other_columns():
+    rng = np.random.default_rng(8)
+    x = np.stack([rng.normal(4.5, 0.7, 30_000), rng.uniform(0.0, np.pi, 30_000)], -1)
+    plain, smooth = QuantileMap.fit(x, n_knots=512), QuantileMap.fit(x, n_knots=512, smooth=[0])
+    np.testing.assert_array_equal(smooth.knots[1], plain.knots[1])  # a bounded angle keeps its empirical map
+    assert not np.allclose(smooth.knots[0, 1:-1], plain.knots[0, 1:-1], rtol=0, atol=1e-3)
+    np.testing.assert_allclose(smooth.inverse(smooth.forward(x)), x, rtol=1e-10, atol=1e-10)  # the whole range
+    y = smooth.forward(x)[:, 0]  # near logistic: the sample deviates from its smoothed self by its noise
+    np.testing.assert_allclose(np.quantile(y, [0.25, 0.5, 0.75]), [-np.log(3) * LOGISTIC, 0, np.log(3) * LOGISTIC],
+                               atol=0.03)
+
+
+def test_a_smooth_fit_smooths_the_primaries_pt_and_eta(ttbar):
+    from lhcgan.preprocessing import DecayParametrisation
+
+    plain = DecayParametrisation.fit(ttbar.momenta, ttbar.process)
+    smooth = DecayParametrisation.fit(ttbar.momenta, ttbar.process, smooth=True)
+    columns = smooth.smoothed_columns()
+    assert columns == [0, 1, 9, 10]  # log pT and η of t and of t̄
+    others = [c for c in range(18) if c not in columns]
+    np.testing.assert_array_equal(smooth.marginals.knots[others], plain.marginals.knots[others])
+    assert not np.array_equal(smooth.marginals.knots[columns], plain.marginals.knots[columns])
+    x = smooth.forward(ttbar.momenta)
+    np.testing.assert_allclose(smooth.inverse(x), ttbar.momenta, rtol=1e-9, atol=1e-8)
