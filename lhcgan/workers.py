@@ -64,8 +64,7 @@ def ordered_map(fn: Callable[[T], R], tasks: Iterable[T], processes: int, *, ahe
     done = [ctx.Pipe(duplex=False) for _ in range(processes)]  # (parent's end, worker's end)
     workers = [ctx.Process(target=_work, args=(fn, todo[k][0], done[k][1], os.getpid(), shared, slot_bytes),
                            daemon=True, name=f"lhcgan-worker-{k}") for k in range(processes)]
-    for w in workers:
-        w.start()
+    started: list[Any] = []  # a Ctrl-C while they start must end those already started
     source = iter(tasks)
     exhausted = False
     issued = yielded = 0
@@ -74,7 +73,7 @@ def ordered_map(fn: Callable[[T], R], tasks: Iterable[T], processes: int, *, ahe
     slot_of: dict[int, int] = {}
     results: dict[int, Any] = {}
     ends = {done[k][0]: k for k in range(processes)}
-    sentinels = {w.sentinel: w for w in workers}
+    sentinels: dict[Any, Any] = {}
 
     def feed() -> None:
         nonlocal issued, exhausted
@@ -90,6 +89,10 @@ def ordered_map(fn: Callable[[T], R], tasks: Iterable[T], processes: int, *, ahe
                 issued += 1
 
     try:
+        for w in workers:
+            w.start()
+            started.append(w)
+            sentinels[w.sentinel] = w
         feed()
         while yielded < issued:
             while yielded not in results:
@@ -112,9 +115,9 @@ def ordered_map(fn: Callable[[T], R], tasks: Iterable[T], processes: int, *, ahe
             yielded += 1
             feed()
     finally:
-        for w in workers:
+        for w in started:
             w.terminate()
-        for w in workers:
+        for w in started:
             w.join()
         for pair in (*todo, *done):
             for end in pair:

@@ -113,8 +113,11 @@ def test_generating_processes_give_one_file_and_end_with_it(tmp_path):
     np.testing.assert_array_equal(a.momenta, b.momenta)
     np.testing.assert_array_equal(a.variations, b.variations)
     out = tmp_path / "long.root"
+    # a terminal's foreground job has SIGINT at its default; a test run in the background (`cmd &` in a script)
+    # inherits it ignored, and Python then installs no handler: the command must get the terminal's disposition
     proc = subprocess.Popen([sys.executable, "-m", "lhcgan", "generate", "-n", "50000000", "--processes", "2", "-q",
-                             "-o", str(out)], stderr=subprocess.PIPE, text=True, start_new_session=True)
+                             "-o", str(out)], stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(6)  # past start-up: the workers are generating
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
