@@ -8,8 +8,8 @@ fit knows only its training events (0.9 N; the rest are held out), and those flu
 22 500 events holds 2 250 ± 47, 2.1 % of its content. This script measures that floor on truth
 itself: it cuts the truth sample's first half into independent samples of the sizes asked, and
 measures each in the second half's deciles, as `benchmarks/precision.py` measures fits. Beside the
-samples it measures the same samples smoothed (`lhcgan.stats.smoothed_cdf`, a Gaussian kernel of
-Silverman's width on log pT, y and log m(tt̄), the best a one-dimensional smoothing does without
+samples it measures the same samples smoothed (`lhcgan.stats.smoothed_cdf`, two Gaussian-kernel passes
+of Silverman's width, on log pT, y and log m(tt̄): the best a one-dimensional smoothing does without
 knowing the shape), and, given `--fits`, the fits that `precision.py --json` wrote.
 """
 
@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 from machine import cpu_name  # benchmarks/machine.py, beside this script
+from precision import decile_edges  # benchmarks/precision.py: the fits' deciles, measured the same way
 
 import lhcgan
 from lhcgan.simulate import simulate
@@ -30,13 +31,6 @@ from lhcgan.validate.metrics import observables
 #: the observables of the goal and the map each is smoothed in (both positive ones on a log scale)
 OBSERVABLES = {"pt_t": np.log, "y_t": lambda v: v, "m_ttbar": np.log}
 GOAL = 0.03
-
-
-def decile_edges(reference: np.ndarray) -> np.ndarray:
-    """(11,) edges of the reference's deciles, open at both ends."""
-    edges = np.quantile(reference, np.linspace(0, 1, 11))
-    edges[0], edges[-1] = -np.inf, np.inf
-    return edges
 
 
 def worst_decile(fractions: np.ndarray) -> float:

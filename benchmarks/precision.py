@@ -80,12 +80,18 @@ def mtt_figures(gen: Events, truth: Events) -> dict:
 DECILES = ("pt_t", "y_t", "m_ttbar")
 
 
+def decile_edges(reference: np.ndarray) -> np.ndarray:
+    """(11,) edges of the reference's deciles, open at both ends."""
+    edges = np.quantile(reference, np.linspace(0, 1, 11))
+    edges[0], edges[-1] = -np.inf, np.inf
+    return edges
+
+
 def deciles(gen: dict, truth: dict) -> dict[str, list[float]]:
     """generated/truth in each decile of the truth's pT(t), y(t) and m(tt̄)."""
     out = {}
     for k in DECILES:
-        edges = np.quantile(truth[k], np.linspace(0, 1, 11))
-        edges[0], edges[-1] = -np.inf, np.inf
+        edges = decile_edges(truth[k])
         hg = np.histogram(gen[k], edges)[0] / len(gen[k])
         ht = np.histogram(truth[k], edges)[0] / len(truth[k])
         out[k] = (hg / ht).tolist()

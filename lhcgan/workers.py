@@ -64,7 +64,6 @@ def ordered_map(fn: Callable[[T], R], tasks: Iterable[T], processes: int, *, ahe
     done = [ctx.Pipe(duplex=False) for _ in range(processes)]  # (parent's end, worker's end)
     workers = [ctx.Process(target=_work, args=(fn, todo[k][0], done[k][1], os.getpid(), shared, slot_bytes),
                            daemon=True, name=f"lhcgan-worker-{k}") for k in range(processes)]
-    started: list[Any] = []  # a Ctrl-C while they start must end those already started
     source = iter(tasks)
     exhausted = False
     issued = yielded = 0
@@ -73,7 +72,7 @@ def ordered_map(fn: Callable[[T], R], tasks: Iterable[T], processes: int, *, ahe
     slot_of: dict[int, int] = {}
     results: dict[int, Any] = {}
     ends = {done[k][0]: k for k in range(processes)}
-    sentinels: dict[Any, Any] = {}
+    sentinels: dict[Any, Any] = {}  # the started workers: a Ctrl-C while they start ends those already started
 
     def feed() -> None:
         nonlocal issued, exhausted
@@ -91,7 +90,6 @@ def ordered_map(fn: Callable[[T], R], tasks: Iterable[T], processes: int, *, ahe
     try:
         for w in workers:
             w.start()
-            started.append(w)
             sentinels[w.sentinel] = w
         feed()
         while yielded < issued:
@@ -115,9 +113,9 @@ def ordered_map(fn: Callable[[T], R], tasks: Iterable[T], processes: int, *, ahe
             yielded += 1
             feed()
     finally:
-        for w in started:
+        for w in sentinels.values():
             w.terminate()
-        for w in started:
+        for w in sentinels.values():
             w.join()
         for pair in (*todo, *done):
             for end in pair:
