@@ -88,9 +88,15 @@ def ordered_map(fn: Callable[[T], R], tasks: Iterable[T], processes: int, *, ahe
                 issued += 1
 
     try:
-        for w in workers:
-            w.start()
-            sentinels[w.sentinel] = w
+        # forked with SIGINT blocked, so a Ctrl-C cannot reach a worker before it ignores it (a traceback of
+        # its own); the parent takes it once they have all started
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            for w in workers:
+                w.start()
+                sentinels[w.sentinel] = w
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         feed()
         while yielded < issued:
             while yielded not in results:
@@ -130,6 +136,7 @@ _END = object()
 def _work(fn: Callable[[Any], Any], todo: Connection, done: Connection, parent: int, shared: mmap.mmap | None,
           slot_bytes: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and ends the workers
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # forked with it blocked: now ignored instead
     import torch
 
     from lhcgan import halves
