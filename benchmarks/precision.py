@@ -2,6 +2,7 @@
 
     python benchmarks/precision.py [--sizes 25000 300000] [--seeds 1 2 3] [--truth truth_2M.root]
                                    [--generate 1000000] [--strong] [--model M.pt ...] [--set KEY=VALUE ...]
+                                   [--generation-seeds 7 8 9]
 
 For each training size and seed it simulates an independent Pythia 8 training
 sample (Pythia seed 100 + seed), trains the default `lhcgan fit` settings on it
@@ -26,7 +27,8 @@ them against a large independent truth sample (Pythia seed 3003; 2M events unles
 
 Beside each trained model it prints the reference: the training sample itself,
 measured the same way (a truth sample is worth its size), the same model without
-its refinement (`lhcgan.refine`, the previous default), and any --model given.
+its refinement (`lhcgan.refine`, the previous default), and any --model given (one generated sample per
+--generation-seeds seed: a worth near the generated sample's own size varies by 15–20 % between samples).
 --reuse measures the models of an earlier run's folder again (refining those
 trained before refinement was the default: what `fit` would have done).
 """
@@ -163,6 +165,9 @@ def main() -> None:
     parser.add_argument("--generate", type=int, default=1_000_000, help="generated events per model")
     parser.add_argument("--strong", action="store_true", help="also the L-GATr-style classifier (slow)")
     parser.add_argument("--model", nargs="*", default=[], help="also measure these model files")
+    parser.add_argument("--generation-seeds", type=int, nargs="+", default=[7],
+                        help="the --model files' generated samples, one per seed (one sample's worth near its "
+                             "own size is measured to ±15–20 %%)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
     parser.add_argument("--work", default="precision-work", help="folder for samples and runs")
     parser.add_argument("--json", help="write every figure here")
@@ -185,10 +190,11 @@ def main() -> None:
     print(HEADER)
     for path in args.model:
         model = load_model(path)  # one model or an ensemble (its mixture)
-        m = measure(model.sample(args.generate, seed=7), probe, ref, args.strong, truth)
         size = int(model.meta.get("training_events") or 1) + int(model.meta.get("heldout_events") or 0)
-        results[f"model:{path}"] = m
-        print(row(Path(path).name, size, m, None), flush=True)
+        for g in args.generation_seeds:
+            m = measure(model.sample(args.generate, seed=g), probe, ref, args.strong, truth)
+            results[f"model:{path}" + (f":{g}" if g != 7 else "")] = m
+            print(row(f"{'/'.join(Path(path).parts[-2:])} g{g}", size, m, None), flush=True)
     for size in args.sizes:
         for seed in args.seeds:
             sample = work / f"train_{size}_s{seed}.root"
