@@ -33,14 +33,17 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from machine import cpu_name  # benchmarks/machine.py, beside this script
 
 import lhcgan
 from lhcgan.config import load_card
+from lhcgan.cpu import cpu_has_bf16, generates_in_bf16, net_slice
 from lhcgan.generate import generate
-from lhcgan.model import Generator, autocast, cpu_has_bf16, generates_in_bf16, net_slice
+from lhcgan.model import Generator, autocast
 from lhcgan.modelfile import TrainedModel
+from lhcgan.numpynet import logistic_noise
 from lhcgan.simulate import make_pythia, pythia_settings, simulate
 from lhcgan.train import Trainer
 from lhcgan.workers import usable_processes
@@ -64,10 +67,19 @@ def generator_flops(model: TrainedModel) -> int:
     return sum(2 * m.in_features * m.out_features for m in model.generator.modules() if isinstance(m, torch.nn.Linear))
 
 
+def numpy_rate(model: TrainedModel, z: np.ndarray) -> float:
+    """Events/s of the generator network alone in numpy, fp32, as generation runs it without native bf16."""
+    model.network(z[:20_000])
+    t0 = time.perf_counter()
+    for _ in range(3):
+        model.network(z)
+    return 3 * len(z) / (time.perf_counter() - t0)
+
+
 @torch.no_grad()
 def network_rate(model: TrainedModel, z: torch.Tensor, bf16: bool) -> float:
-    """Events/s of the generator network alone, fp32 or under bf16 autocast, in generation's slices."""
-    size = net_slice(model.generator.spec["hidden"])
+    """Events/s of the torch generator network alone, fp32 or under bf16 autocast, in generation's slices."""
+    size = net_slice(model.generator.spec["hidden"], torch.get_num_threads())
     with autocast(torch.device("cpu"), cpu_bf16=bf16):
         for c in z.split(size):
             model.generator(c)
@@ -168,14 +180,17 @@ def run(args: argparse.Namespace) -> None:
             t0 = time.perf_counter()
             generate(args.events, d / "gen.root", model=dataclasses.replace(model, refiner=None), seed=3)
             plain_rate = args.events / (time.perf_counter() - t0)
-        z = model.generator.noise(200_000)
+        start_s = sorted(s for s in (cli_seconds(args.model, 1, d / "one.root") for _ in range(3)) if s is not None)
+        zn = logistic_noise(200_000, model.network.latent, np.random.default_rng(3))
+        z = torch.from_numpy(zn)
+        np_rate = numpy_rate(model, zn)
         net_rate = network_rate(model, z, bf16=False)
         cfg = model.config
         bf16 = generates_in_bf16(cfg.cpu_bf16)  # as generation runs it
         net_rate_used = network_rate(model, z, bf16=True) if bf16 else net_rate
         paper = load_card("paper")
-        paper_net = TrainedModel(Generator(paper.latent, paper.hidden, paper.layers, 18, paper.residual), model.bridge,
-                                 model.process, paper, {})
+        paper_net = TrainedModel.from_networks(Generator(paper.latent, paper.hidden, paper.layers, 18, paper.residual),
+                                               model.bridge, model.process, paper, {})
         paper_rates = (network_rate(paper_net, z, bf16=False), network_rate(paper_net, z, bf16=True))
         flop_limit = matmul_rate(dtype=torch.bfloat16 if bf16 else torch.float32) / generator_flops(model)
         simulate(50_000, d / "train.root", seed=9)
@@ -196,7 +211,7 @@ def run(args: argparse.Namespace) -> None:
     print(f"CPU: {cpu_name()}; instruction-set path: torch {torch.backends.cpu.get_cpu_capability()}, "
           f"oneDNN {os.environ.get('ONEDNN_MAX_CPU_ISA', 'native')}, native bf16 {'yes' if cpu_has_bf16() else 'no'}")
     print(f"{'generation → ROOT, generate()':<46} {gen_rate:>12,.0f} ev/s   "
-          f"({usable_processes()} generating processes, one torch thread each)")
+          f"({usable_processes()} generating processes, one thread each)")
     print(f"{'  the same in one process (processes=1)':<46} {one_rate:>12,.0f} ev/s   ({threads} torch threads)")
     if plain_rate:
         print(f"{'  the same without its refinement':<46} {plain_rate:>12,.0f} ev/s   "
@@ -205,17 +220,22 @@ def run(args: argparse.Namespace) -> None:
         cli_rate = args.events / cli_s
         print(f"{f'lhcgan generate -n {args.events} (command line)':<46} {cli_rate:>12,.0f} ev/s   {cli_s:.1f} s wall; "
               f"lhcgan/Pythia {cli_rate / cli_py:.2f}× (Pythia {py_after:,.0f} before it, {py_cli:,.0f} after)")
+    if start_s:
+        print(f"{'lhcgan generate -n 1 (start-up)':<46} {start_s[len(start_s) // 2]:>10.2f} s      "
+              f"median of {len(start_s)} ({', '.join(f'{s:.2f}' for s in start_s)} s); torch is "
+              f"{'imported (bf16)' if bf16 else 'not imported (numpy, fp32)'}")
     if cli_one_s is not None:
         print(f"{'  the same with --processes 1':<46} {args.events / cli_one_s:>12,.0f} ev/s   {cli_one_s:.1f} s wall; "
               f"lhcgan/Pythia {args.events / cli_one_s / cli_py:.2f}×")
     precision = "bf16" if bf16 else "fp32"
-    print(f"{'generator network alone, fp32':<46} {net_rate:>12,.0f} ev/s")
+    print(f"{'generator network alone, numpy fp32' + (' (as generated)' if not bf16 else ''):<46} {np_rate:>12,.0f} ev/s")
+    print(f"{'generator network alone, torch fp32':<46} {net_rate:>12,.0f} ev/s")
     if bf16:
         print(f"{'generator network alone, bf16 (as generated)':<46} {net_rate_used:>12,.0f} ev/s")
     print(f"{'Pythia 8 next(), parton level, one process':<46} {py_rate:>12,.0f} ev/s   lhcgan/Pythia {gen_rate / py_rate:.2f}× "
           f"(Pythia {py_before:,.0f} before the generation, {py_after:,.0f} after)")
     print(f"{f'FLOP limit ({precision} matmul rate / FLOP per event)':<46} {flop_limit:>12,.0f} ev/s   "
-          f"network {net_rate_used / flop_limit:.0%}, end to end {gen_rate / flop_limit:.0%} of it")
+          f"network {(net_rate_used if bf16 else np_rate) / flop_limit:.0%}, end to end {gen_rate / flop_limit:.0%} of it")
     print(f"{'paper-size generator (10×512) alone, fp32 / bf16':<46} {paper_rates[0]:>12,.0f} ev/s   "
           f"{paper_rates[1]:,.0f} ev/s in bf16")
     if train:

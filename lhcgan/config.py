@@ -141,8 +141,8 @@ class FitConfig:
 
     def __post_init__(self) -> None:
         self.betas = tuple(float(b) for b in self.betas)  # type: ignore[assignment]
-        from lhcgan.losses import KERNELS
-        from lhcgan.model import PARAMETRISATIONS
+        from lhcgan.kernels import KERNELS
+        from lhcgan.preprocessing import PARAMETRISATIONS
 
         if self.mmd_kernel not in KERNELS:
             raise ConfigError(f"mmd_kernel must be one of {tuple(KERNELS)}, got {self.mmd_kernel!r}")

@@ -68,9 +68,9 @@ def _write(events: Generator[Events, None, None], path: str | os.PathLike[str], 
 
 def _shard_worker(job: tuple) -> int:
     n, path, model_path, seed, shard, threads, channel, parameters = job
-    import torch
+    from lhcgan import cpu
 
-    torch.set_num_threads(threads)
+    cpu.limit_threads(threads)
     if threads == 1:
         from lhcgan import halves
 

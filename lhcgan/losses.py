@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+
+from lhcgan.kernels import KERNELS
 
 
 def discriminator_loss(logits_real: torch.Tensor, logits_fake: torch.Tensor,
@@ -42,37 +42,6 @@ def roth_regularizer(
     g_real, g_fake = torch.autograd.grad(logits_real.sum() + logits_fake.sum(), (x_real, x_fake), create_graph=True)
     d_real, d_fake = torch.sigmoid(logits_real), torch.sigmoid(logits_fake)
     return ((1 - d_real) ** 2 * g_real.pow(2).sum(-1)).mean() + (d_fake**2 * g_fake.pow(2).sum(-1)).mean()
-
-
-@dataclass(frozen=True)
-class Kernel:
-    """An MMD kernel of the squared distance d² (GeV²), in one of two families the fused MMD evaluates:
-    "exp", k = exp(c d²), or "rational", k = c / (d² + c), with c = ``constant(width)``.
-
-    Attributes:
-        name: the `mmd_kernel` setting.
-        family: "exp" or "rational".
-        constant: kernel width (GeV) → c.
-    """
-
-    name: str
-    family: str
-    constant: Callable[[Any], Any]
-
-    def __call__(self, d2: torch.Tensor, width: float) -> torch.Tensor:
-        c = self.constant(width)
-        return torch.exp(c * d2) if self.family == "exp" else c / (d2 + c)
-
-
-#: Every kernel by name:
-#: * breit-wigner: (Γ/2)² / (d² + (Γ/2)²), a Lorentzian whose full width at half maximum is Γ = width;
-#: * cauchy: 1 / (1 + d² / σ²), the same family with σ = width as half width;
-#: * gauss: exp(−d² / 2σ²).
-KERNELS: dict[str, Kernel] = {k.name: k for k in (
-    Kernel("breit-wigner", "rational", lambda w: (w / 2) ** 2),
-    Kernel("cauchy", "rational", lambda w: w**2),
-    Kernel("gauss", "exp", lambda w: -0.5 / w**2),
-)}
 
 
 def kernel(d2: torch.Tensor, width: float, name: str) -> torch.Tensor:

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-import functools
-import os
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from lhcgan import physics
+from lhcgan import cpu
 from lhcgan.conditions import Conditioning
+from lhcgan.decoder import Decoder
 from lhcgan.errors import ConfigError
-from lhcgan.preprocessing import LOGISTIC, DecayParametrisation, Poles, Standardizer
+from lhcgan.preprocessing import LOGISTIC, DecayParametrisation, Parametrisation, Poles, Standardizer
 from lhcgan.process import Process
 
 if TYPE_CHECKING:
@@ -34,129 +31,13 @@ def mlp(n_in: int, hidden: int, layers: int, n_out: int) -> nn.Sequential:
     return nn.Sequential(*mods)
 
 
-def project_pt(p: torch.Tensor) -> torch.Tensor:
-    """Orthogonal projection onto Σpx = Σpy = 0: (B, n, 3) → (B, n, 3), GeV.
-
-    The same shift goes to every particle, the smallest change that balances the event.
-    """
-    shift = p[..., :2].mean(dim=-2, keepdim=True)
-    return torch.cat([p[..., :2] - shift, p[..., 2:]], dim=-1)
-
-
-Parametrisation = Standardizer | DecayParametrisation
-
-#: L2 bytes per core assumed where the OS does not say (the smallest of the x86 server cores measured)
-DEFAULT_L2 = 512 * 1024
-
-
-@functools.cache
-def l2_bytes(caches: str = "/sys/devices/system/cpu/cpu0/cache") -> int:
-    """The L2 cache of one core in bytes, from Linux's sysfs (``caches``: its folder); `DEFAULT_L2` elsewhere."""
-    try:
-        for index in sorted(os.listdir(caches)):
-            base = f"{caches}/{index}"
-            with open(f"{base}/level") as f:
-                if f.read().strip() != "2":
-                    continue
-            with open(f"{base}/size") as f:
-                size = f.read().strip().upper()
-            scale = {"K": 1024, "M": 1024**2}.get(size[-1:], 1)
-            return int(size.rstrip("KM")) * scale
-    except (OSError, ValueError):
-        pass
-    return DEFAULT_L2
-
-
-def net_slice(hidden: int, threads: int | None = None) -> int:
-    """Events per network call in inference: one layer's fp32 activations (slice × ``hidden``) fill the
-    threads' L2 caches, a power of two from 256 to 8192.
-
-    A matmul whose activations leave L2 runs at DRAM speed: on a 2-core AMD EPYC (512 KiB L2 per core)
-    the 6×256 generator ran at 160k events/s in slices of 1024 and 100k in slices of 8192.
-    """
-    threads = threads or torch.get_num_threads()
-    n = l2_bytes() * threads // (4 * hidden)
-    return int(min(max(2 ** int(np.log2(max(n, 1))), 256), 8192))
-
-
-@functools.cache
-def cpu_has_bf16() -> bool:
-    """Whether this CPU multiplies bf16 matrices natively (AVX-512 bf16 or AMX), and oneDNN may use it: with
-    ``ONEDNN_MAX_CPU_ISA`` capped below those (AVX2, say) bf16 runs emulated, several times slower than fp32."""
-    isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper()
-    if isa and not any(k in isa for k in ("BF16", "AMX", "ALL", "AVX10")):
-        return False
-    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
-
-
-def generates_in_bf16(cpu_bf16: bool | None) -> bool:
-    """Whether generation on the CPU runs a model's generator under bf16 autocast, given its ``cpu_bf16``
-    setting: where the CPU has native bf16 and the setting does not say False. None is the setting's own
-    "where the CPU has native bf16", which older model files (the shipped one among them) kept unresolved;
-    elsewhere bf16 is emulated, 6× slower than fp32 on an AVX2 CPU, and fp32 runs the same network more precisely."""
-    return cpu_bf16 is not False and cpu_has_bf16()
-
-
 def autocast(device: torch.device, bf16: bool = True, cpu_bf16: bool | None = None) -> contextlib.AbstractContextManager:
     """bf16 autocast for the networks: on CUDA if ``bf16``; on the CPU if ``cpu_bf16`` (None: if native)."""
     if device.type == "cuda" and bf16:
         return torch.autocast("cuda", dtype=torch.bfloat16)
-    if device.type == "cpu" and (cpu_has_bf16() if cpu_bf16 is None else cpu_bf16):
+    if device.type == "cpu" and (cpu.cpu_has_bf16() if cpu_bf16 is None else cpu_bf16):
         return torch.autocast("cpu", dtype=torch.bfloat16)
     return contextlib.nullcontext()
-
-
-@dataclass(frozen=True)
-class ParametrisationKind:
-    """One kind of generator parametrisation: how to fit it on a sample and load it from a model file.
-
-    Attributes:
-        name: the setting's value ("decay", "momenta").
-        cls: its class.
-        fit: (momenta (N, n, 3) GeV, process, weights (N,) or None, poles or None, slot masses (N, n) GeV or None)
-            → a fitted parametrisation.
-        load: (state dict, process) → the parametrisation.
-    """
-
-    name: str
-    cls: type
-    fit: Callable[[np.ndarray, Process, np.ndarray | None, Poles | None, np.ndarray | None, bool], Parametrisation]
-    load: Callable[[dict, Process], Parametrisation]
-
-
-#: Every parametrisation by name; `FitConfig` and model files accept exactly these.
-PARAMETRISATIONS: dict[str, ParametrisationKind] = {k.name: k for k in (
-    ParametrisationKind("decay", DecayParametrisation, DecayParametrisation.fit,
-                        DecayParametrisation.from_state_dict),
-    ParametrisationKind("momenta", Standardizer, lambda p, process, w, poles, masses, smooth: Standardizer.fit(p, w),
-                        lambda state, process: Standardizer.from_state_dict(state)),
-)}
-
-
-def _kind(name: str) -> ParametrisationKind:
-    if name not in PARAMETRISATIONS:
-        raise ConfigError(f"unknown parametrisation {name!r}; known are {sorted(PARAMETRISATIONS)}")
-    return PARAMETRISATIONS[name]
-
-
-def make_parametrisation(kind: str, momenta: np.ndarray, process: Process,
-                         weights: np.ndarray | None = None, poles: Poles | None = None,
-                         masses: np.ndarray | None = None, smooth: bool = False) -> Parametrisation:
-    """Fit the generator's parametrisation ``kind`` (see `PARAMETRISATIONS`) on (N, 6, 3) momenta, their
-    weights, for a model conditioned on a pole mass their (N,) poles, and their slot masses (N, 6) GeV
-    where the process does not fix them (τ); ``smooth``: the primaries' marginals smoothed, where the
-    parametrisation has them (`DecayParametrisation.fit`)."""
-    return _kind(kind).fit(momenta, process, weights, poles, masses, smooth)
-
-
-def parametrisation_to_dict(param: Parametrisation) -> dict:
-    kind = next(k.name for k in PARAMETRISATIONS.values() if type(param) is k.cls)
-    return {"kind": kind, "state": param.state_dict()}
-
-
-def parametrisation_from_dict(d: dict, process: Process) -> Parametrisation:
-    return _kind(d["kind"]).load(d["state"], process)
 
 
 class Bridge(nn.Module):
@@ -175,6 +56,7 @@ class Bridge(nn.Module):
                  mass_scale: np.ndarray, conserve_pt: bool, disc_masses: bool, disc_coordinates: bool = False,
                  conditioning: Conditioning | None = None) -> None:
         super().__init__()
+        self.decoder = Decoder(param, process, conserve_pt, conditioning)
         self.param = param
         self.process = process
         self.conditioning = conditioning
@@ -198,38 +80,23 @@ class Bridge(nn.Module):
 
     def values(self, condition: torch.Tensor | None) -> torch.Tensor | None:
         """The parameter values (B, P) float64, in their units, of a condition (B, n_condition); None if none."""
-        if self.conditioning is None or condition is None:
-            return None
-        return self.conditioning.from_network(condition[:, self.process.n_condition:])
+        return self.decoder.values(condition)
 
     def poles(self, condition: torch.Tensor | None) -> Poles | None:
         """The per-event poles {particle: (B,) GeV} a condition (B, n_condition) sets, or None."""
-        values = self.values(condition)
-        return None if values is None else self.conditioning.poles(values) or None
+        return self.decoder.poles(condition)
 
     def slot_masses(self, condition: torch.Tensor | None) -> torch.Tensor | None:
-        """The slots' masses (B, 6) float64 GeV that a condition (B, n_condition) sets through its decay modes
-        (a τ has its mass); None where the process fixes them."""
-        if self.process.fixed_masses:
-            return None
-        assert condition is not None, "a process whose channels differ in mass needs the events' condition"
-        base, delta = (torch.as_tensor(a, dtype=torch.float64, device=condition.device)
-                       for a in self.process.condition_masses())
-        return base + condition[:, : self.process.n_condition].double() @ delta
+        """The slots' masses (B, 6) float64 GeV a condition sets (`Decoder.slot_masses`); None where fixed."""
+        return self.decoder.slot_masses(condition)
 
     def to_momenta(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, 18) network output and its condition → (B, 6, 3) float64 GeV, balanced in pT when ``conserve_pt``."""
-        x = x.double()
-        if isinstance(self.param, DecayParametrisation):
-            return self.param.inverse(x, conserve_pt=self.conserve_pt, poles=self.poles(condition),
-                                      masses=self.slot_masses(condition))
-        p = self.param.inverse(x)
-        return project_pt(p) if self.conserve_pt else p
+        """(B, 18) network output and its condition → (B, 6, 3) float64 GeV (`Decoder.to_momenta`)."""
+        return self.decoder.to_momenta(x, condition)
 
     def masses(self, p: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
-        """Resonance masses (B, n_resonances), computed in float64, GeV; the condition (B, n_condition) gives
-        the slots' masses where the process does not fix them."""
-        return physics.resonance_masses(p, self.process, self.slot_masses(condition))
+        """Resonance masses (B, n_resonances), computed in float64, GeV (`Decoder.masses`)."""
+        return self.decoder.masses(p, condition)
 
     def relative_masses(self, m: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
         """Resonance masses (B, R) GeV moved by each event's pole shift: m − (m₀(event) − m₀(process)).

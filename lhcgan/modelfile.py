@@ -8,36 +8,33 @@ from __future__ import annotations
 import collections.abc
 import contextlib
 import functools
+import itertools
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
+from lhcgan import cpu, torchfile
 from lhcgan.atomic import atomic_output
 from lhcgan.conditions import Conditioning
 from lhcgan.config import FitConfig
+from lhcgan.decoder import Decoder
 from lhcgan.errors import InputError
 from lhcgan.events import Events, channel_totals, from_fraction_table, sample_flavours, to_fraction_table
 from lhcgan.halves import in_halves
-from lhcgan.model import (
-    Bridge,
-    Generator,
-    autocast,
-    generates_in_bf16,
-    net_slice,
-    parametrisation_from_dict,
-    parametrisation_to_dict,
-)
-from lhcgan.preprocessing import Standardizer
+from lhcgan.numpynet import GeneratorNet, logistic_noise
+from lhcgan.preprocessing import Parametrisation, Standardizer, parametrisation_from_dict, parametrisation_to_dict
 from lhcgan.process import Process
 from lhcgan.refine import Refiner
 from lhcgan.system import refine_features
 from lhcgan.variation_model import VariationModel
 from lhcgan.version import __version__
+
+if TYPE_CHECKING:
+    from lhcgan.model import Bridge, Generator
 
 #: Events per call of the float64 map back to momenta: its (B, 18) temporaries then stay in the caches
 #: (2.2× faster than 175 000 at once on an AMD EPYC with 1 MiB L2 per core and 32 MiB L3; 8192 and 32768 as fast).
@@ -57,10 +54,21 @@ DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "data" / "ttbar_model.pt"
 
 @dataclass
 class TrainedModel:
-    """A generator with everything needed to turn noise into `Events`."""
+    """A generator with everything needed to turn noise into `Events`.
 
-    generator: Generator
-    bridge: Bridge
+    The networks are held as weights and run in numpy (`lhcgan.numpynet`), so loading and generating need no
+    torch; `generator` and `bridge` rebuild the torch modules where training, bf16 generation or a test asks.
+    """
+
+    #: the generator's spec and weights
+    network: GeneratorNet
+    #: the map between momenta and the network's coordinates
+    param: Parametrisation
+    #: whether generated events are balanced in pT
+    conserve_pt: bool
+    #: the discriminator's side of the `model.Bridge`: its buffers as arrays ("mean", "scale", "mass_mean",
+    #: "mass_scale") and its flags ("disc_masses", "disc_coordinates"); saved, not used in generation
+    discriminator_inputs: dict[str, Any]
     process: Process
     config: FitConfig
     flavour_fractions: dict[tuple[int, ...], float]
@@ -72,24 +80,68 @@ class TrainedModel:
     #: the training sample's theory variations as ratios learnt per event (`lhcgan.variation_model`); None: none
     variation_model: VariationModel | None = None
 
+    @classmethod
+    def from_networks(cls, generator: "Generator", bridge: "Bridge", process: Process, config: FitConfig,
+                      flavour_fractions: dict[tuple[int, ...], float], meta: dict[str, Any] | None = None,
+                      conditioning: Conditioning | None = None, refiner: Refiner | None = None,
+                      variation_model: VariationModel | None = None) -> "TrainedModel":
+        """The model of trained torch modules (their weights copied)."""
+        state = {k: v.detach().cpu().numpy().copy() for k, v in generator.state_dict().items()}
+        buffers = {k: v.detach().cpu().numpy().copy() for k, v in bridge.state_dict().items()}
+        return cls(GeneratorNet(dict(generator.spec), state), bridge.param, bool(bridge.conserve_pt),
+                   buffers | {"disc_masses": bridge.disc_masses, "disc_coordinates": bridge.disc_coordinates},
+                   process, config, flavour_fractions, meta or {}, conditioning, refiner, variation_model)
+
+    @functools.cached_property
+    def decoder(self) -> Decoder:
+        """Network coordinates → momenta, numpy or torch."""
+        return Decoder(self.param, self.process, self.conserve_pt, self.conditioning)
+
+    @functools.cached_property
+    def generator(self) -> "Generator":
+        """The torch generator of these weights (imports torch)."""
+        import torch
+
+        from lhcgan.model import Generator
+
+        gen = Generator.from_spec(self.network.spec)
+        gen.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in self.network.state.items()})
+        return gen.eval()
+
+    @functools.cached_property
+    def bridge(self) -> "Bridge":
+        """The torch `model.Bridge` of the model (imports torch)."""
+        import torch
+
+        from lhcgan.model import Bridge
+
+        d = self.discriminator_inputs
+        feat = Standardizer(np.asarray(d["mean"], np.float64), np.asarray(d["scale"], np.float64))
+        bridge = Bridge(self.param, feat, self.process, mass_mean=np.asarray(d["mass_mean"]),
+                        mass_scale=np.asarray(d["mass_scale"]), conserve_pt=self.conserve_pt,
+                        disc_masses=bool(d["disc_masses"]), disc_coordinates=bool(d["disc_coordinates"]),
+                        conditioning=self.conditioning)
+        bridge.load_state_dict({k: torch.as_tensor(np.asarray(d[k])) for k in ("mean", "scale", "mass_mean", "mass_scale")})
+        return bridge
+
     def save(self, path: str | os.PathLike[str]) -> None:
-        with atomic_output(path) as tmp:
-            torch.save(self.payload(), tmp)
+        save_payload(self.payload(), path)
 
     def payload(self) -> dict[str, Any]:
-        """The model as plain data and tensors, as saved."""
-        g = self.generator
+        """The model as plain data and arrays, as saved (the arrays as tensors)."""
+        d = self.discriminator_inputs
+        buffers = {k: np.asarray(d[k]) for k in ("mean", "scale", "mass_mean", "mass_scale")}
         return {
             "format": FORMAT,
             "lhcgan_version": __version__,
-            "generator": dict(g.spec),
-            "generator_state": {k: v.cpu() for k, v in g.state_dict().items()},
-            "bridge_state": {k: v.cpu() for k, v in self.bridge.state_dict().items()},
-            "conserve_pt": self.bridge.conserve_pt,
-            "disc_masses": self.bridge.disc_masses,
-            "disc_coordinates": self.bridge.disc_coordinates,
-            "parametrisation": parametrisation_to_dict(self.bridge.param),
-            "features": {"mean": self.bridge.mean.tolist(), "scale": self.bridge.scale.tolist()},
+            "generator": dict(self.network.spec),
+            "generator_state": dict(self.network.state),
+            "bridge_state": buffers,
+            "conserve_pt": self.conserve_pt,
+            "disc_masses": bool(d["disc_masses"]),
+            "disc_coordinates": bool(d["disc_coordinates"]),
+            "parametrisation": parametrisation_to_dict(self.param),
+            "features": {"mean": buffers["mean"].tolist(), "scale": buffers["scale"].tolist()},
             "process": self.process.to_dict(),
             "config": self.config.to_dict(),
             "flavour_fractions": to_fraction_table(self.flavour_fractions),
@@ -109,37 +161,34 @@ class TrainedModel:
 
     @classmethod
     def from_payload(cls, d: dict[str, Any], path: Path) -> "TrainedModel":
+        """The model of a saved payload (its tensors as numpy arrays or tensors)."""
         if d.get("format") != FORMAT:
             raise InputError(f"model format {d.get('format')} is not this lhcgan's {FORMAT}", path=path,
                              hint="retrain it with this version's `lhcgan fit`")
         process = Process.from_dict(d["process"])
         param = parametrisation_from_dict(d["parametrisation"], process)
-        feat = Standardizer.from_state_dict(d["features"])
         conditioning = Conditioning.from_dict(d["conditioning"]) if d.get("conditioning") else None
-        bs = d["bridge_state"]
-        bridge = Bridge(param, feat, process, mass_mean=bs["mass_mean"].numpy(), mass_scale=bs["mass_scale"].numpy(),
-                        conserve_pt=d.get("conserve_pt", d["config"].get("conserve_pt")), disc_masses=d["disc_masses"],
-                        disc_coordinates=d["disc_coordinates"], conditioning=conditioning)
-        bridge.load_state_dict(bs)
-        gen = Generator.from_spec(d["generator"])
-        gen.load_state_dict(d["generator_state"])
+        bs = {k: np.asarray(v) for k, v in d["bridge_state"].items()}
+        network = GeneratorNet(dict(d["generator"]), {k: np.asarray(v) for k, v in d["generator_state"].items()})
         refiner = Refiner.from_dict(d["refiner"]) if d.get("refiner") else None
         variation_model = VariationModel.from_dict(d["variation_model"]) if d.get("variation_model") else None
+        conserve_pt = bool(d.get("conserve_pt", d["config"].get("conserve_pt")))
         # files of earlier versions kept the decided pT conservation beside a config that says null (auto)
-        config = FitConfig.from_dict(d["config"]).replace(conserve_pt=bridge.conserve_pt)
-        return cls(gen.eval(), bridge, process, config,
-                   from_fraction_table(d["flavour_fractions"]), d["meta"], conditioning, refiner, variation_model)
+        config = FitConfig.from_dict(d["config"]).replace(conserve_pt=conserve_pt)
+        inputs = bs | {"disc_masses": bool(d["disc_masses"]), "disc_coordinates": bool(d["disc_coordinates"])}
+        return cls(network, param, conserve_pt, inputs, process, config, from_fraction_table(d["flavour_fractions"]),
+                   d["meta"], conditioning, refiner, variation_model)
 
     # -- sampling ----------------------------------------------------------------------------------
 
-    @torch.no_grad()
-    def momenta(self, z: torch.Tensor, pdg: np.ndarray | None = None, values: np.ndarray | None = None) -> np.ndarray:
-        """Noise (B, latent) → momenta (B, 6, 3) float64 GeV; the map back to momenta runs in float64.
+    def momenta(self, z: Any, pdg: np.ndarray | None = None, values: np.ndarray | None = None) -> np.ndarray:
+        """Noise (B, latent), numpy or torch → momenta (B, 6, 3) float64 GeV; the map back runs in float64.
 
         ``pdg`` (B, 6), the events' flavours, give the condition (the decay channel) of a model of
         several channels; ``values`` (P,) or (B, P), the parameters (m_t GeV, ...) of a conditioned
-        model (`iterate` checks them against the trained range). The network runs in bf16 where the CPU has
-        native bf16 and the model's ``cpu_bf16`` is not False (`model.generates_in_bf16`).
+        model (`iterate` checks them against the trained range). The network runs in numpy, float32, unless the
+        CPU has native bf16 and the model's ``cpu_bf16`` is not False (`cpu.generates_in_bf16`): then in torch
+        under bf16 autocast.
         """
         if self.process.n_condition and pdg is None:
             raise InputError("this model covers several channels: give the events' flavours",
@@ -152,16 +201,32 @@ class TrainedModel:
             rows = np.broadcast_to(np.asarray(values, np.float64).reshape(-1, self.conditioning.n),
                                    (len(z), self.conditioning.n))
             cond = np.concatenate([cond, self.conditioning.to_network(rows)], axis=1)
-        cond = torch.as_tensor(cond)
-        size = net_slice(self.generator.spec["hidden"])
-        bf16 = generates_in_bf16(self.config.cpu_bf16)
+        if cpu.generates_in_bf16(self.config.cpu_bf16):
+            return self._momenta_bf16(z, cond)
+        z = np.asarray(z, np.float32)
         parts = []
-        for zb, cb in zip(z.split(BRIDGE_SLICE), cond.split(BRIDGE_SLICE)):
-            with autocast(z.device, self.config.bf16, bf16):
-                # in slices whose activations stay in the CPU's L2 cache: 1.6× to 3.5× faster than larger ones
-                x = torch.cat([self.generator(a, c if c.shape[1] else None).float()
-                               for a, c in zip(zb.split(size), cb.split(size))])
-            parts.append(self.bridge.to_momenta(x, cb if cb.shape[1] else None))
+        for i in range(0, len(z), BRIDGE_SLICE):  # the map back's (B, 18) temporaries stay in the caches
+            zb, cb = z[i: i + BRIDGE_SLICE], cond[i: i + BRIDGE_SLICE]
+            c = cb if cb.shape[1] else None
+            parts.append(self.decoder.to_momenta(self.network(zb, c), c))
+        return np.concatenate(parts) if parts else np.zeros((0, self.process.n_particles, 3))
+
+    def _momenta_bf16(self, z: Any, cond: np.ndarray) -> np.ndarray:
+        """`momenta` with the torch generator under bf16 autocast and the map back in torch."""
+        import torch
+
+        from lhcgan.model import autocast
+
+        z, condition = torch.as_tensor(np.asarray(z, np.float32)), torch.as_tensor(cond)
+        size = cpu.net_slice(self.network.spec["hidden"], torch.get_num_threads())
+        parts = []
+        with torch.no_grad():
+            for zb, cb in zip(z.split(BRIDGE_SLICE), condition.split(BRIDGE_SLICE)):
+                with autocast(zb.device, self.config.bf16, True):
+                    # in slices whose activations stay in the CPU's L2 cache: 1.6× to 3.5× faster than larger ones
+                    x = torch.cat([self.generator(a, c if c.shape[1] else None).float()
+                                   for a, c in zip(zb.split(size), cb.split(size))])
+                parts.append(self.decoder.to_momenta(x, cb if cb.shape[1] else None))
         return torch.cat(parts).numpy()
 
     @property
@@ -264,7 +329,8 @@ class TrainedModel:
         # transforms, each from a stream of its own (one row of numbers per candidate: an event's never move)
         states = [np.random.SeedSequence([stream.seed, stream.shard, b]).generate_state(5, dtype=np.uint64)
                   for b in range(first, first + count)]
-        z = torch.cat([self.generator.noise(STREAM_BLOCK, torch.Generator().manual_seed(int(s[0]))) for s in states])
+        z = np.concatenate([logistic_noise(STREAM_BLOCK, self.network.latent, np.random.default_rng(int(s[0])))
+                            for s in states])
         pdg = np.concatenate([sample_flavours(STREAM_BLOCK, stream.fractions, np.random.default_rng(int(s[1])))
                               for s in states])
         u_sym = np.concatenate([np.random.default_rng(int(s[2])).random((STREAM_BLOCK, n_sym)) for s in states])
@@ -280,23 +346,27 @@ class TrainedModel:
         transformed = functools.partial(self._transformed, process=stream.process, features=vm is not None)
         p, masses, system, log_w = in_halves(transformed, p[ok], pdg[ok], u_sym[ok])
         pdg = pdg[ok]
+        # the variation ratios, block by block: numpy's BLAS rounds a row by where it sits in the product, and
+        # a block's rows sit alike however the stream is cut into tasks. Their inputs are invariant under the
+        # symmetries (`variation_model.inputs`), so an event's copies below share its ratios.
+        block = np.flatnonzero(ok) // STREAM_BLOCK
+        ratios = None if vm is None else np.concatenate([
+            vm.predict(p[s], masses[s], pdg[s], self.process, {k: v[s] for k, v in system.items()})
+            for s in (slice(a, b) for a, b in itertools.pairwise(np.searchsorted(block, np.arange(count + 1))))])
         if self.refiner is not None:
             u = np.concatenate([np.random.default_rng(int(s[3])).random(STREAM_BLOCK) for s in states])[ok]
             rows = np.repeat(np.arange(len(p)), self.refiner.copies_from(log_w, u))
-            p, pdg, masses = p[rows], pdg[rows], masses[rows]
-            system = {k: v[rows] for k, v in system.items()}
+            p, pdg = p[rows], pdg[rows]
+            ratios = None if ratios is None else ratios[rows]
             again = np.flatnonzero(rows[1:] == rows[:-1]) + 1  # an event's copies after its first
             if len(again):  # fresh transforms: the copies share their invariants, not their momenta
-                per_block = np.bincount(np.flatnonzero(ok)[rows[again]] // STREAM_BLOCK, minlength=count)
+                per_block = np.bincount(block[rows[again]], minlength=count)
                 fresh = np.concatenate([np.random.default_rng(int(s[4])).random((k, n_sym))
                                         for s, k in zip(states, per_block)])
                 columns = iter(fresh.T)
                 p[again] = randomise(p[again], self.config.symmetries, lambda _: next(columns))
-                for k, v in refine_features(p[again], masses[again], stream.process, signed=True).items():
-                    system[k][again] = v  # a reflected copy's signed rapidities flip
         if not len(p):
             return None
-        ratios = None if vm is None else vm.predict(p, masses, pdg, self.process, system)
         return Events(p, pdg, None, stream.process, dict(stream.meta), variations=ratios,
                       variation_set=None if vm is None else vm.variations)
 
@@ -356,8 +426,7 @@ class Ensemble:
                                        "seeds": [m.meta.get("seed") for m in self.members]}
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        with atomic_output(path) as tmp:
-            torch.save({"format": ENSEMBLE_FORMAT, "members": [m.payload() for m in self.members]}, tmp)
+        save_payload({"format": ENSEMBLE_FORMAT, "members": [m.payload() for m in self.members]}, path)
 
     @property
     def channels(self) -> list[str]:
@@ -403,12 +472,33 @@ def load_model(path: str | os.PathLike[str] | None = None) -> TrainedModel | Ens
     if not path.is_file():
         raise InputError("no such model file", path=path, hint="train one with `lhcgan fit` or give --model")
     try:
-        d = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for damaged files
-        raise InputError(f"cannot load the model ({type(exc).__name__})", path=path,
+        d = torchfile.load(path)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot load the model ({exc})", path=path,
                          hint="the file is damaged or not an lhcgan model") from exc
     if not isinstance(d, dict) or not str(d.get("format", "")).startswith(("lhcgan-model/", "lhcgan-ensemble/")):
         raise InputError("not an lhcgan model file", path=path, hint="give a model.pt written by `lhcgan fit`")
     if d["format"] == ENSEMBLE_FORMAT:
         return Ensemble([TrainedModel.from_payload(m, path) for m in d["members"]])
     return TrainedModel.from_payload(d, path)
+
+
+def save_payload(payload: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    """Write a model's (or an ensemble's) payload with ``torch.save``, its arrays as tensors, whole or not at all."""
+    import torch
+
+    with atomic_output(path) as tmp:
+        torch.save(_tensors(payload), tmp)
+
+
+def _tensors(obj: Any) -> Any:
+    """A payload with its numpy arrays as torch tensors, which ``torch.save`` stores as raw storages."""
+    import torch
+
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(obj))
+    if isinstance(obj, dict):
+        return {k: _tensors(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_tensors(v) for v in obj)
+    return obj

@@ -16,6 +16,8 @@ exactly invertible and written once for numpy arrays and torch tensors:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -151,11 +153,14 @@ class QuantileMap:
         knots, levels = self._constants(y, columns)
         xp = lib(y)
         u = 1 / (1 + xp.exp(-y / LOGISTIC))
-        if xp is np or self._even is None:
+        if self._even is None:
             return _interp(u, levels, knots)
         start, step = self._even
-        with xp.no_grad():
-            idx = ((y / LOGISTIC - start) / step).floor_().clamp_(0, len(self.levels) - 2).long().T.contiguous()
+        if xp is np:  # 2.5× faster than np.interp's binary search over 2048 knots
+            idx = np.clip(np.floor((y.T / LOGISTIC - start) / step), 0, len(self.levels) - 2).astype(np.intp)
+        else:
+            with xp.no_grad():
+                idx = ((y / LOGISTIC - start) / step).floor_().clamp_(0, len(self.levels) - 2).long().T.contiguous()
         return _interp(u, levels, knots, idx + 1)
 
     def _constants(self, like: Array, columns: list[int] | None = None) -> tuple[Any, Any]:
@@ -185,7 +190,13 @@ def _interp(x: Array, xk: Array, yk: Array, idx: Array | None = None) -> Array:
     ``idx`` (D, N), if known, is each value's interval: the index of its upper knot.
     """
     if lib(x) is np:
-        return np.stack([np.interp(x[:, d], xk[d], yk[d]) for d in range(x.shape[1])], axis=-1)
+        if idx is None:
+            return np.stack([np.interp(x[:, d], xk[d], yk[d]) for d in range(x.shape[1])], axis=-1)
+        xc = x.T
+        x0, x1 = np.take_along_axis(xk, idx - 1, axis=1), np.take_along_axis(xk, idx, axis=1)
+        y0, y1 = np.take_along_axis(yk, idx - 1, axis=1), np.take_along_axis(yk, idx, axis=1)
+        t = np.clip((xc - x0) / (x1 - x0), 0, 1)
+        return (y0 + t * (y1 - y0)).T
     torch = lib(x)
     xc = x.to(xk.dtype).T.contiguous()
     if idx is None:
@@ -485,3 +496,58 @@ def _at_rest(p: Array, mass, theta: Array, phi: Array, axis: Array, ref: Array) 
     st = xp.sin(theta)
     v = (p * st * xp.cos(phi))[..., None] * x + (p * st * xp.sin(phi))[..., None] * y + (p * xp.cos(theta))[..., None] * z
     return xp.concatenate([xp.sqrt(p * p + mass * mass)[..., None], v], axis=-1)
+
+
+Parametrisation = Standardizer | DecayParametrisation
+
+
+@dataclass(frozen=True)
+class ParametrisationKind:
+    """One kind of generator parametrisation: how to fit it on a sample and load it from a model file.
+
+    Attributes:
+        name: the setting's value ("decay", "momenta").
+        cls: its class.
+        fit: (momenta (N, n, 3) GeV, process, weights (N,) or None, poles or None, slot masses (N, n) GeV or None)
+            → a fitted parametrisation.
+        load: (state dict, process) → the parametrisation.
+    """
+
+    name: str
+    cls: type
+    fit: Callable[[np.ndarray, Process, np.ndarray | None, Poles | None, np.ndarray | None, bool], Parametrisation]
+    load: Callable[[dict, Process], Parametrisation]
+
+
+#: Every parametrisation by name; `FitConfig` and model files accept exactly these.
+PARAMETRISATIONS: dict[str, ParametrisationKind] = {k.name: k for k in (
+    ParametrisationKind("decay", DecayParametrisation, DecayParametrisation.fit,
+                        DecayParametrisation.from_state_dict),
+    ParametrisationKind("momenta", Standardizer, lambda p, process, w, poles, masses, smooth: Standardizer.fit(p, w),
+                        lambda state, process: Standardizer.from_state_dict(state)),
+)}
+
+
+def _kind(name: str) -> ParametrisationKind:
+    if name not in PARAMETRISATIONS:
+        raise ConfigError(f"unknown parametrisation {name!r}; known are {sorted(PARAMETRISATIONS)}")
+    return PARAMETRISATIONS[name]
+
+
+def make_parametrisation(kind: str, momenta: np.ndarray, process: Process,
+                         weights: np.ndarray | None = None, poles: Poles | None = None,
+                         masses: np.ndarray | None = None, smooth: bool = False) -> Parametrisation:
+    """Fit the generator's parametrisation ``kind`` (see `PARAMETRISATIONS`) on (N, 6, 3) momenta, their
+    weights, for a model conditioned on a pole mass their (N,) poles, and their slot masses (N, 6) GeV
+    where the process does not fix them (τ); ``smooth``: the primaries' marginals smoothed, where the
+    parametrisation has them (`DecayParametrisation.fit`)."""
+    return _kind(kind).fit(momenta, process, weights, poles, masses, smooth)
+
+
+def parametrisation_to_dict(param: Parametrisation) -> dict:
+    kind = next(k.name for k in PARAMETRISATIONS.values() if type(param) is k.cls)
+    return {"kind": kind, "state": param.state_dict()}
+
+
+def parametrisation_from_dict(d: dict, process: Process) -> Parametrisation:
+    return _kind(d["kind"]).load(d["state"], process)

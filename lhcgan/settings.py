@@ -46,7 +46,7 @@ def resolve_settings(config: FitConfig, events: "Events", *, weighted: bool, con
 
     ``warn`` (rank 0) warns where a setting is changed or contradicts the sample.
     """
-    from lhcgan.model import cpu_has_bf16
+    from lhcgan.cpu import cpu_has_bf16
     from lhcgan.symmetry import SYMMETRIES
 
     cfg = config

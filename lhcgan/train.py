@@ -28,9 +28,9 @@ from lhcgan.distributed import distributed, gather, init_distributed, select_dev
 from lhcgan.errors import TrainingError
 from lhcgan.events import Events, to_fraction_table
 from lhcgan.losses import discriminator_loss, generator_loss, resonance_mmd, roth_regularizer
-from lhcgan.model import Bridge, autocast, build_networks, make_parametrisation
+from lhcgan.model import Bridge, autocast, build_networks
 from lhcgan.modelfile import TrainedModel
-from lhcgan.preprocessing import Standardizer
+from lhcgan.preprocessing import Standardizer, make_parametrisation
 from lhcgan.sample import check_weights, split_holdout, symmetrised
 from lhcgan.selection import Selection
 from lhcgan.settings import resolve_settings
@@ -488,7 +488,7 @@ class Trainer:
         generator = copy.deepcopy(self.G_ema).cpu()
         if self.best is not None:
             generator.load_state_dict(self.best["G_ema"])
-        return TrainedModel(
+        return TrainedModel.from_networks(
             generator=generator,
             bridge=copy.deepcopy(self.bridge).cpu(),
             process=self.process,

@@ -20,18 +20,19 @@ m(tt̄), y(tt̄) and the tops' pT at leading order); shower weights also on the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch import nn
 
 from lhcgan import physics
 from lhcgan.events import Events
-from lhcgan.model import mlp, net_slice
+from lhcgan.numpynet import Mlp
 from lhcgan.process import Process
 from lhcgan.system import recoils, system_features
 from lhcgan.variations import VariationSet
+
+if TYPE_CHECKING:
+    import torch
 
 HIDDEN, LAYERS = 64, 3
 #: Training: Adam steps of this many events, scored on held-out events every `SCORE_EVERY` steps.
@@ -72,7 +73,8 @@ class VariationModel:
 
     Attributes:
         variations: what the K columns are (names, kinds, texts, header), as the input had them.
-        net: the MLP from standardised inputs (F,) to standardised ratios (K,).
+        state: the MLP's weights (a torch ``nn.Sequential``'s state dict as float32 arrays), from standardised
+            inputs (F,) to standardised ratios (K,); evaluated in numpy (`numpynet.Mlp`).
         x_mean, x_scale: the inputs' standardisation (F,).
         y_mean, y_scale: the ratios' standardisation (K,): r = y_mean + y_scale · net(x); a scale of 0 keeps a
             ratio that is constant in the sample (the nominal point) exactly at its value.
@@ -80,12 +82,16 @@ class VariationModel:
     """
 
     variations: VariationSet
-    net: nn.Module
+    state: dict[str, np.ndarray]
     x_mean: np.ndarray
     x_scale: np.ndarray
     y_mean: np.ndarray
     y_scale: np.ndarray
     recoil: bool
+
+    def __post_init__(self) -> None:
+        self.state = {k: np.asarray(v, np.float32) for k, v in self.state.items()}
+        self.net = Mlp.from_state(self.state)
 
     def features(self, momenta: np.ndarray, masses: np.ndarray, pdg: np.ndarray, process: Process,
                  system: dict[str, np.ndarray] | None = None) -> np.ndarray:
@@ -97,20 +103,18 @@ class VariationModel:
             x[i] = (c - self.x_mean[i]) / self.x_scale[i]
         return x.T
 
-    @torch.no_grad()
     def predict(self, momenta: np.ndarray, masses: np.ndarray, pdg: np.ndarray, process: Process,
                 system: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """The ratios w_k / w_0 (N, K) float64 of events (see `features`)."""
-        x = torch.from_numpy(np.ascontiguousarray(self.features(momenta, masses, pdg, process, system)))
-        size = net_slice(HIDDEN)  # in the L2 cache: 1.3× faster than 65 536 at once
-        y = torch.cat([self.net(c) for c in x.split(size)]) if len(x) else torch.zeros(0, len(self.y_mean))
-        return self.y_mean + self.y_scale * y.double().numpy()
+        x = self.features(momenta, masses, pdg, process, system)
+        y = self.net(x) if len(x) else np.zeros((0, len(self.y_mean)), np.float32)
+        return self.y_mean + self.y_scale * y.astype(np.float64)
 
     def predict_events(self, events: Events) -> np.ndarray:
         return self.predict(events.momenta, events.masses, events.pdg, events.process)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"variations": self.variations.to_dict(), "state": {k: v.cpu() for k, v in self.net.state_dict().items()},
+        return {"variations": self.variations.to_dict(), "state": dict(self.state),
                 "n_in": len(self.x_mean), "x_mean": self.x_mean.tolist(), "x_scale": self.x_scale.tolist(),
                 "y_mean": self.y_mean.tolist(), "y_scale": self.y_scale.tolist(), "recoil": self.recoil,
                 "hidden": HIDDEN, "layers": LAYERS}
@@ -118,9 +122,11 @@ class VariationModel:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "VariationModel":
         vs = VariationSet.from_dict(d["variations"])
-        net = mlp(int(d["n_in"]), int(d["hidden"]), int(d["layers"]), len(vs))
-        net.load_state_dict(d["state"])
-        return cls(vs, net.eval(), *(np.asarray(d[k], np.float64) for k in ("x_mean", "x_scale", "y_mean", "y_scale")),
+        state = {k: np.asarray(v, np.float32) for k, v in d["state"].items()}
+        n_in, width, n_out = state["0.weight"].shape[1], state["0.weight"].shape[0], len(vs)
+        if (n_in, width, n_out) != (int(d["n_in"]), int(d["hidden"]), state[f"{2 * int(d['layers'])}.weight"].shape[0]):
+            raise ValueError("the variation model's weights do not match its shape")
+        return cls(vs, state, *(np.asarray(d[k], np.float64) for k in ("x_mean", "x_scale", "y_mean", "y_scale")),
                    bool(d["recoil"]))
 
 
@@ -135,6 +141,10 @@ def fit_variations(training: Events, heldout: Events | None = None, *, seed: int
     """The `VariationModel` of a sample with variation weights: the nominal-weighted regression of its ratios
     on the event, on ``training``, keeping the state that scores best on ``heldout`` (or on the training
     events without). Deterministic for a seed."""
+    import torch
+
+    from lhcgan.model import mlp
+
     assert training.variations is not None and training.variation_set is not None, "the sample has no variations"
     recoil = recoils(system_features(training.momenta, training.masses, training.process))
     x = inputs(training.momenta, training.masses, training.pdg, training.process, recoil)
@@ -181,4 +191,5 @@ def fit_variations(training: Events, heldout: Events | None = None, *, seed: int
                 best, best_state = score, {k: v.clone() for k, v in net.state_dict().items()}
     assert best_state is not None
     net.load_state_dict(best_state)
-    return VariationModel(training.variation_set, net.eval(), x_mean, x_scale, y_mean, y_scale, recoil)
+    state = {k: v.detach().cpu().numpy().copy() for k, v in net.state_dict().items()}
+    return VariationModel(training.variation_set, state, x_mean, x_scale, y_mean, y_scale, recoil)

@@ -1,10 +1,10 @@
 """Tasks computed in forked worker processes, their results in task order.
 
-Generation's passes after the network are numpy on one core each; one process per core, each with one
-torch thread, keeps every core busy (`TrainedModel.iterate`). The workers are forked, so the model is
+Generation is numpy on one core each (and torch, where it generates in bf16); one process per core, each
+with one thread, keeps every core busy (`TrainedModel.iterate`). The workers are forked, so the model is
 shared, not pickled, and no worker imports anything again. A forked process must not start OpenMP
-threads of its own where its parent had some (it hangs in libgomp): every worker runs torch on one
-thread.
+threads of its own where its parent had some (it hangs in libgomp), and BLAS threads of its own would
+compete with the other workers': every worker runs torch and numpy's BLAS on one thread.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from collections.abc import Callable, Generator, Iterable
 from multiprocessing.connection import Connection, wait
 from typing import Any, TypeVar, cast
 
+from lhcgan import cpu
 from lhcgan.errors import LhcganError
 
 T = TypeVar("T")
@@ -33,16 +34,14 @@ class WorkerError(LhcganError):
 
 
 def usable_processes() -> int:
-    """How many worker processes this process may fork: torch's thread count (which follows
-    ``OMP_NUM_THREADS`` and the CPU affinity), where fork is safe (Linux, CUDA not started); else 1."""
+    """How many worker processes this process may fork: its usable cores (`cpu.usable_cores`: ``OMP_NUM_THREADS``
+    and the CPU affinity), where fork is safe (Linux, CUDA not started); else 1."""
     if not sys.platform.startswith("linux"):
         return 1  # macOS: fork is unsafe with its system libraries; Windows has none
-    import torch
-
-    if torch.cuda.is_initialized():
+    torch = sys.modules.get("torch")  # a process that never imported torch has not started CUDA
+    if torch is not None and torch.cuda.is_initialized():
         return 1  # a process that started CUDA must not fork
-
-    return max(1, min(torch.get_num_threads(), len(os.sched_getaffinity(0))))
+    return cpu.usable_cores()
 
 
 def ordered_map(fn: Callable[[T], R], tasks: Iterable[T], processes: int, *, ahead: int = 2,
@@ -137,11 +136,9 @@ def _work(fn: Callable[[Any], Any], todo: Connection, done: Connection, parent: 
           slot_bytes: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and ends the workers
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # forked with it blocked: now ignored instead
-    import torch
-
     from lhcgan import halves
 
-    torch.set_num_threads(1)  # see the module's docstring: more would hang
+    cpu.limit_threads(1)  # see the module's docstring
     halves.serial()  # one core per worker: the numpy passes need no threads of their own
     while True:
         if not todo.poll(POLL_S):

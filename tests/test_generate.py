@@ -95,12 +95,12 @@ def test_rebound_recomputes_the_bound_of_an_earlier_file(model):
 def test_a_model_file_of_an_earlier_version_saves_again_with_its_pt_conservation(model, tmp_path):
     """Earlier files kept the decided pT conservation beside a config that said null; saving such a model
     again once dropped it, and the copy generated events with pT(tt̄) of 150 GeV."""
-    import torch
+    from lhcgan.modelfile import save_payload
 
     payload = model.payload()
     payload["config"]["conserve_pt"] = None
     payload["conserve_pt"] = True
-    torch.save(payload, tmp_path / "old.pt")
+    save_payload(payload, tmp_path / "old.pt")
     TrainedModel.load(tmp_path / "old.pt").save(tmp_path / "again.pt")
     again = TrainedModel.load(tmp_path / "again.pt")
     assert again.config.conserve_pt is True
@@ -161,26 +161,24 @@ def test_generation_runs_bf16_only_where_the_cpu_has_it(model, monkeypatch):
     """A model trained in bf16 generates in fp32 on a CPU without native bf16 (AVX2): emulated bf16 is several
     times slower there, and fp32 is the same network, more precise. Where the CPU has it, a model whose
     cpu_bf16 says True or was left None (older files, the shipped model) generates in bf16; False keeps fp32."""
-    import torch
+    import lhcgan.cpu
+    from lhcgan.numpynet import logistic_noise
 
-    import lhcgan.model
-
-    z = model.generator.noise(2000, torch.Generator().manual_seed(1))
-    with torch.no_grad():
-        fp32 = model.bridge.to_momenta(model.generator(z).float()).numpy()
+    z = logistic_noise(2000, model.network.latent, np.random.default_rng(1))
     with_setting = {v: dataclasses.replace(model, config=model.config.replace(cpu_bf16=v)) for v in (True, None, False)}
-    monkeypatch.setattr(lhcgan.model, "cpu_has_bf16", lambda: False)
+    monkeypatch.setattr(lhcgan.cpu, "cpu_has_bf16", lambda: False)
+    fp32 = model.momenta(z)
     for m in with_setting.values():
         np.testing.assert_array_equal(m.momenta(z), fp32)
-    monkeypatch.setattr(lhcgan.model, "cpu_has_bf16", lambda: True)
+    monkeypatch.setattr(lhcgan.cpu, "cpu_has_bf16", lambda: True)
     assert not np.array_equal(with_setting[True].momenta(z), fp32)  # bf16 where the CPU has it: other rounding
     np.testing.assert_array_equal(with_setting[None].momenta(z), with_setting[True].momenta(z))
     np.testing.assert_array_equal(with_setting[False].momenta(z), fp32)
     monkeypatch.undo()
     # oneDNN capped at AVX2 (how a newer CPU approximates an AVX2-only one) has no native bf16 either
-    lhcgan.model.cpu_has_bf16.cache_clear()
+    lhcgan.cpu.cpu_has_bf16.cache_clear()
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
     try:
-        assert lhcgan.model.cpu_has_bf16() is False
+        assert lhcgan.cpu.cpu_has_bf16() is False
     finally:
-        lhcgan.model.cpu_has_bf16.cache_clear()
+        lhcgan.cpu.cpu_has_bf16.cache_clear()

@@ -5,12 +5,12 @@ import torch
 from lhcgan import physics
 from lhcgan.config import FitConfig
 from lhcgan.errors import ConfigError
-from lhcgan.model import (
+from lhcgan.decoder import project_pt
+from lhcgan.preprocessing import (
     PARAMETRISATIONS,
     make_parametrisation,
     parametrisation_from_dict,
     parametrisation_to_dict,
-    project_pt,
 )
 from lhcgan.process import TTBAR
 
@@ -67,7 +67,8 @@ def test_residual_generator_starts_from_the_training_marginals(ttbar):
 
 
 def test_autocast_follows_the_settings():
-    from lhcgan.model import autocast, cpu_has_bf16
+    from lhcgan.cpu import cpu_has_bf16
+    from lhcgan.model import autocast
 
     lin = torch.nn.Linear(4, 4)
     x = torch.randn(3, 4)
@@ -128,7 +129,7 @@ def test_an_unknown_parametrisation_is_refused_not_replaced():
 
 
 def test_net_slice_fills_the_threads_l2_with_one_layer_of_activations(tmp_path):
-    from lhcgan.model import DEFAULT_L2, l2_bytes, net_slice
+    from lhcgan.cpu import DEFAULT_L2, l2_bytes, net_slice
 
     for level, size in (("1", "32K"), ("2", "512K"), ("3", "32768K")):  # a sysfs cache folder as Linux writes it
         d = tmp_path / f"index{level}"
@@ -145,15 +146,16 @@ def test_net_slice_fills_the_threads_l2_with_one_layer_of_activations(tmp_path):
 
 def test_generation_does_not_depend_on_the_network_or_bridge_slices(monkeypatch):
     import lhcgan.modelfile as modelfile
+    import lhcgan.numpynet as numpynet
     from lhcgan.modelfile import TrainedModel
 
     model = TrainedModel.load()
-    z = model.generator.noise(3000, torch.Generator().manual_seed(4))
+    z = numpynet.logistic_noise(3000, model.network.latent, np.random.default_rng(4))
     pdg = np.tile(np.asarray(next(iter(model.flavour_fractions)), np.int64), (len(z), 1))
-    monkeypatch.setattr(modelfile, "net_slice", lambda hidden: 256)
+    monkeypatch.setattr(numpynet, "net_slice", lambda hidden: 256)
     monkeypatch.setattr(modelfile, "BRIDGE_SLICE", 1000)  # slices that are no multiple of the network's
     small = model.momenta(z, pdg)
-    monkeypatch.setattr(modelfile, "net_slice", lambda hidden: 8192)
+    monkeypatch.setattr(numpynet, "net_slice", lambda hidden: 8192)
     monkeypatch.setattr(modelfile, "BRIDGE_SLICE", 16384)
     large = model.momenta(z, pdg)
     assert small.shape == large.shape == (len(z), 6, 3)

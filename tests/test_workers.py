@@ -76,8 +76,10 @@ def test_leaving_early_ends_the_workers():
 def test_the_shipped_model_gives_the_same_events_in_any_number_of_processes():
     """The stream is made of blocks with random numbers of their own. Two workers or three, any chunk size and any
     n (a prefix) give the same events, flavours and variation weights, bit for bit: every worker runs the network
-    on one thread. One process runs it on all threads, whose matrix products may sum in another order on
-    another CPU: float32 rounding of sums over 256 units (√256 · 2⁻²⁴ ≈ 1e-6), a few times that in the momenta."""
+    on one thread, and each block's rows sit alike in its products. One process runs it on all threads, whose
+    matrix products may sum in another order: float32 rounding of sums over 256 units (√256 · 2⁻²⁴ ≈ 1e-6) in
+    the network's coordinates, which the map back turns into an error on each momentum in proportion to its
+    |p⃗| (the steep ends of the quantile maps amplify it by at most ~100)."""
     from lhcgan.modelfile import TrainedModel
 
     model = TrainedModel.load()
@@ -90,7 +92,8 @@ def test_the_shipped_model_gives_the_same_events_in_any_number_of_processes():
         np.testing.assert_array_equal(a.pdg, b.pdg)
         np.testing.assert_array_equal(a.variations, b.variations)
     one = Events.concatenate(list(model.iterate(700, seed=4, processes=1)))
-    np.testing.assert_allclose(one.momenta, few.momenta, rtol=1e-5, atol=1e-6)
+    size = np.linalg.norm(few.momenta, axis=-1, keepdims=True)
+    assert np.all(np.abs(one.momenta - few.momenta) <= 1e-4 * size)
     np.testing.assert_array_equal(one.pdg, few.pdg)
     other = Events.concatenate(list(model.iterate(700, seed=5, processes=2)))
     assert not np.allclose(other.momenta, few.momenta)
