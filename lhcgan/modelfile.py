@@ -253,7 +253,7 @@ class TrainedModel:
 
         The stream is a sequence of blocks of `STREAM_BLOCK` candidates, each with random numbers of its
         own, so the events are the same for any n (a prefix), any ``chunk`` (about that many candidates
-        per yielded chunk) and any number of ``processes``: forked workers, one torch thread each
+        per yielded chunk) and any number of ``processes``: forked workers, one thread each
         (`lhcgan.workers`; default: one per core where that pays, `PARALLEL_BLOCKS`).
         """
         from lhcgan.workers import ordered_map, usable_processes

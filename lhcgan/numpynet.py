@@ -7,12 +7,14 @@ and a process that never imports torch starts 2 s sooner (torch's import alone t
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from lhcgan.cpu import net_slice
 from lhcgan.preprocessing import LOGISTIC
@@ -54,9 +56,10 @@ class Mlp:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """(B, n_in) → (B, n_out) float32, in slices whose activations stay in one core's L2 cache.
 
-        Every product has the slice's rows, the last slice padded with zeros: BLAS computes the rows of a
-        partial block with other kernels (other sums' order, another float32 rounding), so an event's numbers
-        would depend on where it falls in the batch, and generation's stream on how it is cut into tasks.
+        Every product has the slice's rows, the last slice padded with zeros, on one BLAS thread: OpenBLAS
+        rounds a row by where it sits in the product and by how its threads share it, so an event's numbers
+        would otherwise depend on the batch around it and on the thread count. Slices this small gain
+        little from a second thread; generation's processes keep every core busy instead.
         """
         x = np.asarray(x, np.float32)
         size = net_slice(self.width)
@@ -64,8 +67,9 @@ class Mlp:
         padded = np.zeros((-(-n // size) * size, x.shape[1]), np.float32)
         padded[:n] = x
         out = np.empty((n, self.weights[-1].shape[1]), np.float32)
-        for i in range(0, n, size):
-            out[i: i + size] = self._forward(padded[i: i + size])[: n - i]
+        with _blas().limit(limits=1, user_api="blas"):
+            for i in range(0, n, size):
+                out[i: i + size] = self._forward(padded[i: i + size])[: n - i]
         return out
 
     def _forward(self, x: np.ndarray) -> np.ndarray:
@@ -76,6 +80,12 @@ class Mlp:
             if k < last:
                 np.maximum(x, SLOPE * x, out=x)
         return x
+
+
+@functools.cache
+def _blas() -> ThreadpoolController:
+    """The process's BLAS libraries (found once: the search walks every loaded library)."""
+    return ThreadpoolController()
 
 
 @dataclass
