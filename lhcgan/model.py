@@ -57,16 +57,28 @@ class Bridge(nn.Module):
                  conditioning: Conditioning | None = None) -> None:
         super().__init__()
         self.decoder = Decoder(param, process, conserve_pt, conditioning)
-        self.param = param
-        self.process = process
-        self.conditioning = conditioning
-        self.conserve_pt = conserve_pt
         self.disc_masses = disc_masses
         self.disc_coordinates = disc_coordinates and isinstance(param, DecayParametrisation)
         self.register_buffer("mean", torch.as_tensor(feat.mean, dtype=torch.float32))
         self.register_buffer("scale", torch.as_tensor(feat.scale, dtype=torch.float32))
         self.register_buffer("mass_mean", torch.as_tensor(mass_mean, dtype=torch.float32))
         self.register_buffer("mass_scale", torch.as_tensor(mass_scale, dtype=torch.float32))
+
+    @property
+    def param(self) -> Parametrisation:
+        return self.decoder.param
+
+    @property
+    def process(self) -> Process:
+        return self.decoder.process
+
+    @property
+    def conditioning(self) -> Conditioning | None:
+        return self.decoder.conditioning
+
+    @property
+    def conserve_pt(self) -> bool:
+        return self.decoder.conserve_pt
 
     @property
     def n_condition(self) -> int:

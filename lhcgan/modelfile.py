@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 #: (2.2× faster than 175 000 at once on an AMD EPYC with 1 MiB L2 per core and 32 MiB L3; 8192 and 32768 as fast).
 BRIDGE_SLICE = 16384
 
+#: The `model.Bridge`'s buffers: the discriminator's feature standardisation, saved with the model
+BRIDGE_BUFFERS = ("mean", "scale", "mass_mean", "mass_scale")
+
 #: Candidates per block of the generated stream (`TrainedModel.iterate`): each block draws its random numbers
 #: from SeedSequence([seed, shard, block]). Part of what a seed means: another size gives other events.
 STREAM_BLOCK = 4096
@@ -66,8 +69,8 @@ class TrainedModel:
     param: Parametrisation
     #: whether generated events are balanced in pT
     conserve_pt: bool
-    #: the discriminator's side of the `model.Bridge`: its buffers as arrays ("mean", "scale", "mass_mean",
-    #: "mass_scale") and its flags ("disc_masses", "disc_coordinates"); saved, not used in generation
+    #: the discriminator's side of the `model.Bridge`: its buffers as arrays (`BRIDGE_BUFFERS`) and its flags
+    #: ("disc_masses", "disc_coordinates"); saved, not used in generation
     discriminator_inputs: dict[str, Any]
     process: Process
     config: FitConfig
@@ -121,7 +124,7 @@ class TrainedModel:
                         mass_scale=np.asarray(d["mass_scale"]), conserve_pt=self.conserve_pt,
                         disc_masses=bool(d["disc_masses"]), disc_coordinates=bool(d["disc_coordinates"]),
                         conditioning=self.conditioning)
-        bridge.load_state_dict({k: torch.as_tensor(np.asarray(d[k])) for k in ("mean", "scale", "mass_mean", "mass_scale")})
+        bridge.load_state_dict({k: torch.as_tensor(np.asarray(d[k])) for k in BRIDGE_BUFFERS})
         return bridge
 
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -130,7 +133,7 @@ class TrainedModel:
     def payload(self) -> dict[str, Any]:
         """The model as plain data and arrays, as saved (the arrays as tensors)."""
         d = self.discriminator_inputs
-        buffers = {k: np.asarray(d[k]) for k in ("mean", "scale", "mass_mean", "mass_scale")}
+        buffers = {k: np.asarray(d[k]) for k in BRIDGE_BUFFERS}
         return {
             "format": FORMAT,
             "lhcgan_version": __version__,

@@ -189,21 +189,18 @@ def _interp(x: Array, xk: Array, yk: Array, idx: Array | None = None) -> Array:
 
     ``idx`` (D, N), if known, is each value's interval: the index of its upper knot.
     """
-    if lib(x) is np:
+    xp = lib(x)
+    if xp is np:
         if idx is None:
             return np.stack([np.interp(x[:, d], xk[d], yk[d]) for d in range(x.shape[1])], axis=-1)
-        xc = x.T
-        x0, x1 = np.take_along_axis(xk, idx - 1, axis=1), np.take_along_axis(xk, idx, axis=1)
-        y0, y1 = np.take_along_axis(yk, idx - 1, axis=1), np.take_along_axis(yk, idx, axis=1)
-        t = np.clip((xc - x0) / (x1 - x0), 0, 1)
-        return (y0 + t * (y1 - y0)).T
-    torch = lib(x)
-    xc = x.to(xk.dtype).T.contiguous()
-    if idx is None:
-        idx = torch.searchsorted(xk, xc).clamp(1, xk.shape[1] - 1)
-    x0, x1 = xk.gather(1, idx - 1), xk.gather(1, idx)
-    y0, y1 = yk.gather(1, idx - 1), yk.gather(1, idx)
-    t = ((xc - x0) / (x1 - x0)).clamp(0, 1)
+        xc, take = x.T, np.take_along_axis
+    else:
+        xc, take = x.to(xk.dtype).T.contiguous(), xp.take_along_dim
+        if idx is None:
+            idx = xp.searchsorted(xk, xc).clamp(1, xk.shape[1] - 1)
+    x0, x1 = take(xk, idx - 1, 1), take(xk, idx, 1)
+    y0, y1 = take(yk, idx - 1, 1), take(yk, idx, 1)
+    t = xp.clip((xc - x0) / (x1 - x0), 0, 1)
     return (y0 + t * (y1 - y0)).T
 
 
