@@ -130,16 +130,16 @@ class Events:
                                      f"({first.variation_set.summary() if first.variation_set else 'none'} and others)",
                                      hint="join samples that carry the same variations, or drop them (Events.without_variations)")
         variations = None if first.variations is None else np.concatenate([p.variations for p in parts])
-        return cls(
-            np.concatenate([p.momenta for p in parts]),
-            np.concatenate([p.pdg for p in parts]),
-            weights,
-            first.process,
-            dict(first.meta),
-            parameters={k: np.concatenate([p.parameters[k] for p in parts]) for k in first.parameters},
-            variations=variations,
-            variation_set=first.variation_set,
-        )
+        fields: dict[str, Any] = {
+            "momenta": np.concatenate([p.momenta for p in parts]), "pdg": np.concatenate([p.pdg for p in parts]),
+            "weights": weights, "process": first.process, "meta": dict(first.meta), "report": None,
+            "parameters": {k: np.concatenate([p.parameters[k] for p in parts]) for k in first.parameters},
+            "variations": variations, "variation_set": first.variation_set}
+        if all(p.process == first.process for p in parts):  # checked parts of one process: checked as they are
+            joined = object.__new__(cls)
+            joined.__dict__.update(fields)
+            return joined
+        return cls(**fields)
 
     @classmethod
     def pool(cls, parts: Sequence["Events"]) -> "Events":

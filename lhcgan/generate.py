@@ -8,6 +8,7 @@ import os
 from collections.abc import Generator, Iterator, Mapping
 from pathlib import Path
 
+from lhcgan import memory
 from lhcgan.atomic import atomic_output
 from lhcgan.events import Events
 from lhcgan.modelfile import Ensemble, TrainedModel, load_model
@@ -38,8 +39,11 @@ def generate(
         channel: one decay channel of the model's ("allhad", "ljets", "dilep"); None: the learnt mix.
         parameters: for a conditioned model, the values to generate at ({"mt": 172.5} GeV).
         processes: forked generating processes (default: one per core; the events are the same for any number).
+
+    The process keeps freed memory for reuse from then on (`memory.keep_freed_memory`): up to 512 MiB of it.
     """
     output_format(path)  # fail on a bad suffix before any work
+    memory.keep_freed_memory()
     if not isinstance(model, (TrainedModel, Ensemble)):
         model = load_model(model)
     events = model.iterate(n, seed=seed, chunk=chunk, shard=shard, channel=channel, parameters=parameters,

@@ -19,7 +19,7 @@ from collections.abc import Callable, Generator, Iterable
 from multiprocessing.connection import Connection, wait
 from typing import Any, TypeVar, cast
 
-from lhcgan import cpu
+from lhcgan import cpu, memory
 from lhcgan.errors import LhcganError
 
 T = TypeVar("T")
@@ -139,6 +139,7 @@ def _work(fn: Callable[[Any], Any], todo: Connection, done: Connection, parent: 
     from lhcgan import halves
 
     cpu.limit_threads(1)  # see the module's docstring
+    memory.keep_freed_memory()  # every task allocates the same arrays again
     halves.serial()  # one core per worker: the numpy passes need no threads of their own
     while True:
         if not todo.poll(POLL_S):

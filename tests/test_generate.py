@@ -182,3 +182,36 @@ def test_generation_runs_bf16_only_where_the_cpu_has_it(model, monkeypatch):
         assert lhcgan.cpu.cpu_has_bf16() is False
     finally:
         lhcgan.cpu.cpu_has_bf16.cache_clear()
+
+
+def test_chunks_hold_the_blocks_they_ask_for_whatever_the_tasks(model):
+    """A chunk of 6 blocks is made in tasks of at most `TASK_BLOCKS` (4) and joined: every chunk but the last
+    holds 6 blocks' events (acceptance × 6 × 4096 on average, a few % Poisson spread), and the stream is the
+    one of single-block chunks."""
+    from lhcgan.modelfile import STREAM_BLOCK, TASK_BLOCKS
+
+    blocks = TASK_BLOCKS + 2
+    parts = list(model.iterate(40_000, seed=6, chunk=blocks * STREAM_BLOCK, processes=1))
+    expected = model.refiner.acceptance * blocks * STREAM_BLOCK
+    assert len(parts) >= 2
+    for part in parts[:-1]:
+        assert abs(len(part) - expected) < 0.1 * expected
+    single = Events.concatenate(list(model.iterate(40_000, seed=6, chunk=STREAM_BLOCK, processes=1)))
+    np.testing.assert_array_equal(Events.concatenate(parts).momenta, single.momenta)
+
+
+def test_joined_chunks_are_checked_events_of_one_process(model):
+    """Joining parts of one process keeps what the parts were checked for; parts of another process are checked
+    again, so a flavour that the joined process does not allow is refused."""
+    from lhcgan.events import InvalidEventsError
+
+    a, b = model.sample(500, seed=1), model.sample(500, seed=2)
+    joined = Events.concatenate([a, b])
+    assert joined.momenta.dtype == np.float64 and joined.pdg.dtype == np.int32 and len(joined) == 1000
+    assert joined.flavour_counts() == a.flavour_counts() + b.flavour_counts()
+    from lhcgan.process import TTBAR
+
+    other = next(c.name for c in TTBAR.channels if c.name not in model.channels)
+    empty = a[:0].with_process(TTBAR.restrict([other]))  # valid: no events
+    with pytest.raises(InvalidEventsError, match="form no channel"):
+        Events.concatenate([empty, b])
