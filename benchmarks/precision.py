@@ -42,6 +42,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from machine import cpu_name  # benchmarks/machine.py, beside this script
 
 import lhcgan
 from lhcgan import physics
@@ -51,10 +52,14 @@ from lhcgan.modelfile import TrainedModel, load_model
 from lhcgan.refine import refine, training_events
 from lhcgan.simulate import simulate
 from lhcgan.train import Trainer
-from lhcgan.validate.metrics import (classifier_auc, observables, particle_w1, strong_classifier_auc,
-                                     wasserstein1)
-from lhcgan.validate.metrics import amplification
-from machine import cpu_name  # benchmarks/machine.py, beside this script
+from lhcgan.validate.metrics import (
+    amplification,
+    classifier_auc,
+    observables,
+    particle_w1,
+    strong_classifier_auc,
+    wasserstein1,
+)
 from lhcgan.validate.worth import WorthReference, all_names, worth_by_kind
 
 TAILS = (1000.0, 1500.0)
@@ -156,6 +161,10 @@ HEADER = (f"{'sample':<26} {'worth':>10} {'×size':>6} {'worst':>9} {'(of)':<12}
           f" {'dec pT(t)':>6} {'y(t)':>6} {'m(tt̄)':>6}")
 
 
+#: the seed of a --model file's generated sample by default (its results' key names no seed, as before the option)
+GENERATION_SEED = 7
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[25_000])
@@ -165,7 +174,7 @@ def main() -> None:
     parser.add_argument("--generate", type=int, default=1_000_000, help="generated events per model")
     parser.add_argument("--strong", action="store_true", help="also the L-GATr-style classifier (slow)")
     parser.add_argument("--model", nargs="*", default=[], help="also measure these model files")
-    parser.add_argument("--generation-seeds", type=int, nargs="+", default=[7],
+    parser.add_argument("--generation-seeds", type=int, nargs="+", default=[GENERATION_SEED],
                         help="the --model files' generated samples, one per seed (one sample's worth near its "
                              "own size is measured to ±15–20 %%)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
@@ -193,7 +202,7 @@ def main() -> None:
         size = int(model.meta.get("training_events") or 1) + int(model.meta.get("heldout_events") or 0)
         for g in args.generation_seeds:
             m = measure(model.sample(args.generate, seed=g), probe, ref, args.strong, truth)
-            results[f"model:{path}" + (f":{g}" if g != 7 else "")] = m
+            results[f"model:{path}" + (f":{g}" if g != GENERATION_SEED else "")] = m  # the default keeps its old key
             print(row(f"{'/'.join(Path(path).parts[-2:])} g{g}", size, m, None), flush=True)
     for size in args.sizes:
         for seed in args.seeds:
