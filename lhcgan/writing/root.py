@@ -89,8 +89,8 @@ def write_root(
 
     Args:
         events: the events; chunks are regrouped into baskets of at least ``chunk_size`` events
-            (a chunk that large goes out as it comes, unjoined: `generate`'s refined chunks hold about
-            114 000), so memory stays flat for any total.
+            (a chunk that large goes out as it comes, unjoined: `generate`'s refined chunks of the shipped model
+            hold about 180 000), so memory stays flat for any total.
         path: output .root file, written atomically.
         metadata: extra run metadata (e.g. "seed") stored with the file.
         lumi_block: the ``luminosityBlock`` of every event (``run`` is 1, ``event`` counts from 1),
