@@ -106,9 +106,21 @@ class Events:
             index = slice(index, index + 1 if index != -1 else None)
         w = None if self.weights is None else self.weights[index]
         v = None if self.variations is None else self.variations[index]
-        return Events(self.momenta[index], self.pdg[index], w, self.process, dict(self.meta),
-                      parameters={k: v[index] for k, v in self.parameters.items()},
-                      variations=v, variation_set=self.variation_set)
+        fields: dict[str, Any] = {
+            "momenta": self.momenta[index], "pdg": self.pdg[index], "weights": w, "process": self.process,
+            "meta": dict(self.meta), "parameters": {k: v[index] for k, v in self.parameters.items()},
+            "variations": v, "variation_set": self.variation_set}
+        if fields["momenta"].shape[1:] == self.momenta.shape[1:]:  # rows of checked events (else the check refuses)
+            return Events._of_checked(fields)
+        return Events(**fields)
+
+    @classmethod
+    def _of_checked(cls, fields: dict[str, Any]) -> "Events":
+        """Events of every field but ``report``, its arrays rows of checked Events of ``fields["process"]`` or
+        such rows joined: built without checking them again (a chunk's check costs as much as writing it)."""
+        events = object.__new__(cls)
+        events.__dict__.update({"report": None, **fields})
+        return events
 
     def __repr__(self) -> str:
         return f"<Events {len(self)} × {self.process.name}>"
@@ -132,13 +144,11 @@ class Events:
         variations = None if first.variations is None else np.concatenate([p.variations for p in parts])
         fields: dict[str, Any] = {
             "momenta": np.concatenate([p.momenta for p in parts]), "pdg": np.concatenate([p.pdg for p in parts]),
-            "weights": weights, "process": first.process, "meta": dict(first.meta), "report": None,
+            "weights": weights, "process": first.process, "meta": dict(first.meta),
             "parameters": {k: np.concatenate([p.parameters[k] for p in parts]) for k in first.parameters},
             "variations": variations, "variation_set": first.variation_set}
-        if all(p.process == first.process for p in parts):  # checked parts of one process: checked as they are
-            joined = object.__new__(cls)
-            joined.__dict__.update(fields)
-            return joined
+        if all(p.process == first.process for p in parts):  # checked parts of one process
+            return cls._of_checked(fields)
         return cls(**fields)
 
     @classmethod

@@ -299,7 +299,7 @@ class TrainedModel:
             for size, part in parts:
                 blocks += size
                 if part is not None:
-                    pending.append(part if len(part) <= n - done else part[: n - done])
+                    pending.append(part[: n - done])
                     done += len(pending[-1])
                 if pending and (blocks >= per_chunk or done >= n):
                     yield Events.concatenate(pending) if len(pending) > 1 else pending[0]

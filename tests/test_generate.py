@@ -204,13 +204,12 @@ def test_joined_chunks_are_checked_events_of_one_process(model):
     """Joining parts of one process keeps what the parts were checked for; parts of another process are checked
     again, so a flavour that the joined process does not allow is refused."""
     from lhcgan.events import InvalidEventsError
+    from lhcgan.process import TTBAR
 
     a, b = model.sample(500, seed=1), model.sample(500, seed=2)
     joined = Events.concatenate([a, b])
     assert joined.momenta.dtype == np.float64 and joined.pdg.dtype == np.int32 and len(joined) == 1000
     assert joined.flavour_counts() == a.flavour_counts() + b.flavour_counts()
-    from lhcgan.process import TTBAR
-
     other = next(c.name for c in TTBAR.channels if c.name not in model.channels)
     empty = a[:0].with_process(TTBAR.restrict([other]))  # valid: no events
     with pytest.raises(InvalidEventsError, match="form no channel"):
