@@ -191,13 +191,16 @@ def test_chunks_hold_the_blocks_they_ask_for_whatever_the_tasks(model):
     from lhcgan.modelfile import STREAM_BLOCK, TASK_BLOCKS
 
     blocks = TASK_BLOCKS + 2
-    parts = list(model.iterate(40_000, seed=6, chunk=blocks * STREAM_BLOCK, processes=1))
+    parts = list(model.iterate(30_000, seed=6, chunk=blocks * STREAM_BLOCK, processes=1))
     expected = model.refiner.acceptance * blocks * STREAM_BLOCK
     assert len(parts) >= 2
     for part in parts[:-1]:
         assert abs(len(part) - expected) < 0.1 * expected
-    single = Events.concatenate(list(model.iterate(40_000, seed=6, chunk=STREAM_BLOCK, processes=1)))
-    np.testing.assert_array_equal(Events.concatenate(parts).momenta, single.momenta)
+    single = Events.concatenate(list(model.iterate(30_000, seed=6, chunk=STREAM_BLOCK, processes=1)))
+    joined = Events.concatenate(parts)
+    np.testing.assert_array_equal(joined.pdg, single.pdg)
+    # other network slices where the CPU runs the generator in torch bf16: the bound of the chunk test above
+    np.testing.assert_allclose(joined.momenta, single.momenta, rtol=1e-5, atol=1e-6)
 
 
 def test_joined_chunks_are_checked_events_of_one_process(model):
