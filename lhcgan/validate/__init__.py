@@ -44,7 +44,8 @@ def validate(
         run_dir: a `lhcgan fit` run folder, for the loss curves and the training size.
         training_size: events the model was trained on, for the amplification ratio.
         auc_events: events per sample for the classifier test.
-        binning: events whose quantiles bin the worth; without it half of ``truth`` does.
+        binning: truth events whose quantiles bin the worth (the training events), measured as well as the
+            control of the reference's own error (`lhcgan.validate.worth`); without it half of ``truth`` bins.
         members: events of each member of an ensemble (`lhcgan fit --ensemble K`): every
             one-dimensional figure gets their spread as a band, and ``band_coverage`` in the metrics
             is the fraction of bins where |generated − truth| is within the combined 1σ band

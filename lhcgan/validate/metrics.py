@@ -229,8 +229,9 @@ def summarise(generated: Events, truth: Events, *, training_size: int | None = N
               auc_events: int = 200_000, binning: Events | None = None, per_channel: bool = True) -> dict:
     """All metrics of ``generated`` against ``truth``, as written to metrics.json.
 
-    ``binning``: a sample whose quantiles bin the worth (e.g. the training events when ``truth``
-    is a small held-out sample); without it the truth sample is split in halves.
+    ``binning``: a truth sample whose quantiles bin the worth (the training events when ``truth`` is a small
+    held-out sample), also the control of the reference's own error (`amplification`); without it the truth
+    sample is split in halves.
     Where the truth holds several decay channels: the channel fractions of both and, with
     ``per_channel``, every metric for each channel alone ("channels").
     """
@@ -288,8 +289,10 @@ def amplification(generated: Observables, truth: Observables, *, training_size: 
     """The worth of the generated sample in truth events (`lhcgan.validate.worth`), and its ratio to
     ``training_size``: above 1, the generated sample is worth more than the sample it learnt from.
 
-    With ``binning`` the quantile edges come from it and all of ``truth`` is the reference; without, one
-    half of ``truth`` bins and the other is the reference.
+    With ``binning`` the quantile edges come from it and all of ``truth`` is the reference; ``binning`` is then a
+    truth sample too (`lhcgan fit`'s training events beside its held-out ones), worth its size, and serves as
+    the control of the reference's own error (`WorthReference.from_samples`). Without, one half of ``truth``
+    bins and the other is the reference.
 
     Returns the marginal worth's dict (`WorthReference.measure`), with "system" and "pairwise" the same
     for the tt̄-system observables and their pairs, each with its ``amplification`` where ``training_size``
@@ -301,7 +304,7 @@ def amplification(generated: Observables, truth: Observables, *, training_size: 
         ref = WorthReference.from_truth({k: truth[k] for k in columns}, weights=truth_weights, names=names, seed=seed)
     else:
         ref = WorthReference.from_samples(binning, truth, names=names, reference_weights=truth_weights,
-                                          binning_weights=binning_weights)
+                                          binning_weights=binning_weights, control=True)
     kinds = worth_by_kind(generated, ref, weights)
     out = kinds.pop("marginal")
     out |= kinds

@@ -14,6 +14,7 @@ from lhcgan.validate.metrics import (
     pt_balance_median,
     wasserstein1,
 )
+from lhcgan.validate.worth import WorthReference
 
 
 @pytest.fixture(scope="module")
@@ -173,3 +174,16 @@ def test_samples_described_by_other_channel_sets_compare_on_their_common_observa
     assert "met" in observables(every) and "met" not in observables(ttbar)
     s = summarise(every[:1500], ttbar[1500:], auc_events=1000)
     assert "met" not in s["w1_over_sigma"] and s["w1_over_sigma"]["m_ttbar"] < 0.2
+
+
+def test_the_training_sample_is_worth_exactly_its_size_in_the_fits_own_estimate():
+    """`fit` bins on its training events and measures against its held-out ones, with the training events as the
+    control of the held-out events' own error: measured so, the training sample itself is worth its size exactly,
+    however far its held-out events happen to fall from the truth (here shifted by a tenth of a σ)."""
+    rng = np.random.default_rng(61)
+    training = {"pt_b": rng.gamma(2.0, 50.0, 9000), "m_t": 172.5 + rng.normal(0, 1.3, 9000)}
+    heldout = {"pt_b": rng.gamma(2.0, 50.0, 1000) * 1.03, "m_t": 172.6 + rng.normal(0, 1.3, 1000)}
+    amp = amplification(training, heldout, binning=training, training_size=10_000)
+    assert amp["worth"] == pytest.approx(9000, rel=1e-9)
+    plain = WorthReference.from_samples(training, heldout, names=list(training)).measure(training)  # no control
+    assert plain["worth"] < 0.5 * 9000  # the held-out events' shift counted as the training sample's error
