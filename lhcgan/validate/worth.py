@@ -153,7 +153,7 @@ class WorthReference:
         expected p(1 − p)/n in any one draw (several σ of a worth beyond the reference's size); measuring
         the binning sample against it as well shows that miss, and `measure` subtracts it instead of its
         expectation. The estimate stays unbiased (the reference is independent of both samples) and its σ
-        shrinks 2–2.5× on tt̄ events with a reference a ninth of the binning sample.
+        shrinks 2–2.6× on tt̄ events with a reference a ninth of the binning sample.
         """
         names = names or worth_names(reference)
         cache: dict[tuple[str, int], np.ndarray] = {}
