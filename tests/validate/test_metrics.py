@@ -179,7 +179,7 @@ def test_samples_described_by_other_channel_sets_compare_on_their_common_observa
 def test_the_training_sample_is_worth_exactly_its_size_in_the_fits_own_estimate():
     """`fit` bins on its training events and measures against its held-out ones, with the training events as the
     control of the held-out events' own error: measured so, the training sample itself is worth its size exactly,
-    however far its held-out events happen to fall from the truth (here shifted by a tenth of a σ)."""
+    however far its held-out events fall from the truth (here their pT 3 % harder, m_t 0.1 GeV higher)."""
     rng = np.random.default_rng(61)
     training = {"pt_b": rng.gamma(2.0, 50.0, 9000), "m_t": 172.5 + rng.normal(0, 1.3, 9000)}
     heldout = {"pt_b": rng.gamma(2.0, 50.0, 1000) * 1.03, "m_t": 172.6 + rng.normal(0, 1.3, 1000)}

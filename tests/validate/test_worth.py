@@ -111,6 +111,14 @@ def draw_system(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     return out
 
 
+def draw_tied(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """`draw_system` with the partons as near-copies of their tops, as in tt̄ events: their bins fluctuate together."""
+    d = draw_system(n, rng)
+    d["pt_b"], d["pt_q_Wp"] = d["pt_t"] * 0.45 + rng.normal(0, 3, n), d["pt_t"] * 0.3 + rng.normal(0, 3, n)
+    d["eta_b"], d["eta_bbar"] = d["y_t"] + rng.normal(0, 0.1, n), d["y_tbar"] + rng.normal(0, 0.1, n)
+    return d
+
+
 @pytest.fixture(scope="module")
 def system_reference() -> WorthReference:
     truth = draw_system(800_000, np.random.default_rng(11))
@@ -153,19 +161,13 @@ def test_the_1sigma_range_covers_the_worth_as_often_as_it_should():
     1σ range, from the bins' covariance, holds the size in about 68 % of trials. The partons follow their
     tops (near-copies here, as in tt̄ events), so counting their bins as independent gives a range too
     narrow, which misses the size far more often."""
-    def draw(n, rng):
-        d = draw_system(n, rng)
-        d["pt_b"], d["pt_q_Wp"] = d["pt_t"] * 0.45 + rng.normal(0, 3, n), d["pt_t"] * 0.3 + rng.normal(0, 3, n)
-        d["eta_b"], d["eta_bbar"] = d["y_t"] + rng.normal(0, 0.1, n), d["y_tbar"] + rng.normal(0, 0.1, n)
-        return d
-
     rng = np.random.default_rng(31)
-    binning = draw(200_000, rng)
+    binning = draw_tied(200_000, rng)
     n, trials = 3000, 40
     covered = {True: 0, False: 0}
     for _ in range(trials):
-        ref = WorthReference.from_samples(binning, draw(3000, rng), names=all_names(binning))
-        sample = draw(n, rng)
+        ref = WorthReference.from_samples(binning, draw_tied(3000, rng), names=all_names(binning))
+        sample = draw_tied(n, rng)
         for correlated in covered:
             lo, hi = ref.measure(sample, uncertainty=correlated)["worth_range"]
             covered[correlated] += lo <= n <= hi
@@ -197,17 +199,12 @@ def test_the_control_takes_the_references_own_error_out():
     ones, whose own error in one draw can be several σ of a worth far above their number. With the training
     events as the control the estimate stays unbiased (mean 1/worth of a truth sample of known size within its
     error), scatters less than without, and its 1σ range still holds the size about as often as it should."""
-    def draw(n, rng):
-        d = draw_system(n, rng)
-        d["pt_b"], d["pt_q_Wp"] = d["pt_t"] * 0.45 + rng.normal(0, 3, n), d["pt_t"] * 0.3 + rng.normal(0, 3, n)
-        return d
-
     rng = np.random.default_rng(51)
     n, held, trials = 100_000, 3_000, 40
     inverse: dict[bool, list[float]] = {True: [], False: []}
     covered = 0
     for _ in range(trials):
-        binning, reference, sample = draw(9 * held, rng), draw(held, rng), draw(n, rng)
+        binning, reference, sample = draw_tied(9 * held, rng), draw_tied(held, rng), draw_tied(n, rng)
         for control in inverse:
             ref = WorthReference.from_samples(binning, reference, names=worth_names(binning, "system"), control=control)
             got = ref.measure(sample)
