@@ -247,7 +247,8 @@ class TrainedModel:
 
     def iterate(self, n: int, seed: int = 1, chunk: int = 100_000, shard: int = 0,
                 channel: str | None = None, parameters: Mapping[str, float] | None = None,
-                processes: int | None = None) -> collections.abc.Generator[Events, None, None]:
+                processes: int | None = None, cores: int | None = None
+                ) -> collections.abc.Generator[Events, None, None]:
         """Yield exactly n generated events in chunks; ``seed`` (and ``shard``) fix the stream.
 
         Every event gets the model's exact symmetries (`lhcgan.symmetry`) with random parameters.
@@ -261,8 +262,8 @@ class TrainedModel:
         The stream is a sequence of blocks of `STREAM_BLOCK` candidates, each with random numbers of its
         own, so the events are the same for any n (a prefix), any ``chunk`` (about that many candidates
         per yielded chunk, ⌈chunk / STREAM_BLOCK⌉ blocks' worth) and any number of ``processes``: forked workers,
-        one thread each (`lhcgan.workers`; default: one per core where that pays, `PARALLEL_BLOCKS`), each task
-        at most `TASK_BLOCKS` blocks, joined here into the chunks.
+        one thread each (`lhcgan.workers`; default: one per core where that pays, `PARALLEL_BLOCKS`, of ``cores``
+        or all usable ones), each task at most `TASK_BLOCKS` blocks, joined here into the chunks.
         """
         from lhcgan.workers import ordered_map, usable_processes
 
@@ -285,7 +286,7 @@ class TrainedModel:
                 first += size
 
         if processes is None:
-            cores = usable_processes()
+            cores = min(cores, usable_processes()) if cores else usable_processes()
             processes = cores if expected >= PARALLEL_BLOCKS * cores else 1
         work, vm = functools.partial(self._sized_blocks, stream), self.variation_model
         if processes > 1:  # each task's events come back through shared memory: room for twice the expected
@@ -457,12 +458,16 @@ class Ensemble:
                 channel: str | None = None, parameters: Mapping[str, float] | None = None,
                 processes: int | None = None) -> collections.abc.Generator[Events, None, None]:
         """Exactly n events, each chunk an equal, shuffled mixture of every member's events
-        (``processes`` as in `TrainedModel.iterate`, for each member's stream)."""
+        (``processes`` as in `TrainedModel.iterate`, for each member's stream; by default the members share the
+        usable cores, so that K members do not start K × cores processes)."""
+        from lhcgan.workers import usable_processes
+
         k = len(self.members)
+        cores = max(1, usable_processes() // k)
         counts = [n // k + (i < n % k) for i in range(k)]
         per = -(-chunk // k)
         streams = [m.iterate(c, seed=seed, chunk=per, shard=shard * k + i, channel=channel, parameters=parameters,
-                             processes=processes)
+                             processes=processes, cores=cores)
                    for i, (m, c) in
                    enumerate(zip(self.members, counts))]
         rng = np.random.default_rng([int(seed), int(shard), k])

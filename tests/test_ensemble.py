@@ -98,3 +98,22 @@ def test_an_ensemble_writes_the_same_lhe_in_any_number_of_processes(ensemble, tm
     assert written[0] == written[1] == len(a) == len(b) > 11_500
     np.testing.assert_array_equal(a.momenta, b.momenta)
     np.testing.assert_array_equal(a.pdg, b.pdg)
+
+
+def test_the_members_share_the_cores_instead_of_each_taking_all(ensemble, monkeypatch):
+    """By default each member's stream forks one worker per core where that pays; K members pulled side by side
+    would start K × cores processes. On 6 cores the three members get 2 each: 6 workers in all."""
+    from lhcgan import workers
+    from lhcgan.modelfile import PARALLEL_BLOCKS, STREAM_BLOCK
+
+    started = []
+
+    def serial_map(fn, tasks, processes, **kwargs):  # records the workers asked for, computes in process
+        started.append(processes)
+        return (fn(t) for t in tasks)
+
+    monkeypatch.setattr(workers, "usable_processes", lambda: 6)
+    monkeypatch.setattr(workers, "ordered_map", serial_map)
+    n = 3 * PARALLEL_BLOCKS * 6 * STREAM_BLOCK  # enough that each member alone would fork on all 6 cores
+    assert len(ensemble.sample(n, seed=3)) == n
+    assert started == [2, 2, 2]
