@@ -160,13 +160,15 @@ def _work(fn: Callable[[Any], Any], todo: Connection, done: Connection, parent: 
 
 def _pack(value: Any, shared: mmap.mmap | None, slot: int, slot_bytes: int) -> tuple[bytes, list[int] | None]:
     """The value pickled, its large buffers (numpy arrays) written into its slot where they fit."""
+    if shared is None:  # no slots: in band, pickled once
+        return pickle.dumps(value, protocol=5), None
     buffers: list[pickle.PickleBuffer] = []
     data = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
     try:
         raws = [b.raw() for b in buffers]
     except BufferError:  # a non-contiguous buffer: in band
         raws = None
-    if shared is None or raws is None or sum(r.nbytes for r in raws) > slot_bytes:
+    if raws is None or sum(r.nbytes for r in raws) > slot_bytes:  # pickled again, in band
         return pickle.dumps(value, protocol=5), None
     at = slot * slot_bytes
     for r in raws:
