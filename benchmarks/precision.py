@@ -94,12 +94,13 @@ def decile_edges(reference: np.ndarray) -> np.ndarray:
     return edges
 
 
-def deciles(gen: dict, truth: dict) -> dict[str, list[float]]:
-    """generated/truth in each decile of the truth's pT(t), y(t) and m(tt̄)."""
+def deciles(gen: dict, truth: dict, weights: np.ndarray | None = None) -> dict[str, list[float]]:
+    """generated/truth in each decile of the truth's pT(t), y(t) and m(tt̄); ``weights``: the generated events'."""
     out = {}
+    total = len(gen[DECILES[0]]) if weights is None else float(np.sum(weights))
     for k in DECILES:
         edges = decile_edges(truth[k])
-        hg = np.histogram(gen[k], edges)[0] / len(gen[k])
+        hg = np.histogram(gen[k], edges, weights=weights)[0] / total
         ht = np.histogram(truth[k], edges)[0] / len(truth[k])
         out[k] = (hg / ht).tolist()
     return out

@@ -21,22 +21,12 @@ import dataclasses
 
 import numpy as np
 from machine import cpu_name  # benchmarks/machine.py, beside this script
-from precision import DECILES, decile_edges  # benchmarks/precision.py: the deciles, measured the same way
+from precision import deciles  # benchmarks/precision.py: the deciles, measured the same way
 
 import lhcgan
 from lhcgan.events import Events
 from lhcgan.modelfile import TrainedModel
-from lhcgan.refine import (
-    KNOT_Z,
-    MAX_GENERATED,
-    MIN_GENERATED,
-    PER_EVENT,
-    SHARD,
-    Refiner,
-    bound_quantile,
-    training_events,
-)
-from lhcgan.symmetry import z_odd
+from lhcgan.refine import KNOT_Z, Refiner, fit_arguments, fitted_size, fitted_stream, training_events
 from lhcgan.validate.metrics import observables
 from lhcgan.validate.worth import WorthReference, all_names, worth_by_kind
 
@@ -44,18 +34,15 @@ EVALUATED = 1_000_000
 
 
 class Figures:
-    """The truth's reference: its worth bins and deciles."""
+    """The truth's reference: its worth bins, and its observables for the deciles."""
 
     def __init__(self, truth: dict[str, np.ndarray]) -> None:
         self.reference = WorthReference.from_truth(truth, names=all_names(truth))
-        self.edges = {k: decile_edges(truth[k]) for k in DECILES}
-        self.truth = {k: np.histogram(truth[k], e)[0] / len(truth[k]) for k, e in self.edges.items()}
+        self.truth = truth
 
     def line(self, tag: str, sample: dict[str, np.ndarray], weights: np.ndarray | None = None) -> str:
         kinds = worth_by_kind(sample, self.reference, weights)
-        total = len(sample[DECILES[0]]) if weights is None else weights.sum()
-        worst = [100 * np.max(np.abs(np.histogram(sample[k], e, weights=weights)[0] / total / self.truth[k] - 1))
-                 for k, e in self.edges.items()]
+        worst = [100 * max(abs(r - 1) for r in ratios) for ratios in deciles(sample, self.truth, weights).values()]
         worth = "  ".join(f"{kinds[k]['worth']:8,.0f} ({kinds[k]['worst']:7,.0f})" for k in ("marginal", "system", "pairwise"))
         return f"  {tag:22s} {worth}   {' / '.join(f'{d:.1f}' for d in worst)} %"
 
@@ -63,11 +50,10 @@ class Figures:
 def refiners(train: Events, generated: Events, model: TrainedModel, strengths: list[float],
              knots: list[int]) -> dict[str, Refiner]:
     """One refiner per strength and knot count, otherwise as ``model``'s settings make it."""
-    cfg = model.config
-    kw = dict(signed=not z_odd(cfg.symmetries), extra=tuple(cfg.refine_extra),
-              pairs=tuple((a, b) for a, b in cfg.refine_pairs), bound_quantile=bound_quantile(cfg.symmetries))
+    settings = fit_arguments(model.config)
     return {f"strength {s:g}" + ("" if k == len(KNOT_Z) else f", {k} knots"):
-            Refiner.fit(train, generated, strength=s, knot_z=np.linspace(KNOT_Z[0], KNOT_Z[-1], k), **kw)
+            Refiner.fit(train, generated, **(settings | {"strength": s}),
+                        knot_z=np.linspace(KNOT_Z[0], KNOT_Z[-1], k))
             for s in strengths for k in knots}
 
 
@@ -89,8 +75,8 @@ def main() -> None:
         model = TrainedModel.load(path)
         train = training_events(model, lhcgan.read(sample))
         plain = dataclasses.replace(model, refiner=None)
-        n = int(min(max(PER_EVENT * len(train), MIN_GENERATED), MAX_GENERATED))
-        fitted = Events.concatenate(list(plain.iterate(n, seed=model.config.seed, shard=SHARD)))
+        n = fitted_size(len(train))
+        fitted = fitted_stream(model, n)
         out = Events.concatenate(list(plain.iterate(EVALUATED, seed=model.config.seed + 77)))
         seen = observables(out)
         print(f"{path} (seed {model.config.seed}, {len(train):,} training events)")

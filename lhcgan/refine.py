@@ -52,6 +52,7 @@ from lhcgan.symmetry import z_odd
 from lhcgan.system import recoils, refine_features, to_unsigned
 
 if TYPE_CHECKING:
+    from lhcgan.config import FitConfig
     from lhcgan.modelfile import TrainedModel
 
 #: Knots of every feature's function: quantiles of the generated sample at these Gaussian z.
@@ -352,14 +353,24 @@ def refine(model: "TrainedModel", training: Events) -> "TrainedModel":
     conditioned on m_t or √s is refused: one tilt cannot follow a system that moves with the value.
     """
     check_refinable(model)
+    n = fitted_size(len(training))
+    refiner = Refiner.fit(training, fitted_stream(model, n), **fit_arguments(model.config))
     cfg = model.config
-    n = int(min(max(PER_EVENT * len(training), MIN_GENERATED), MAX_GENERATED))
-    generated = _fitted_stream(model, n)
-    refiner = Refiner.fit(training, generated, strength=cfg.refine_strength, signed=not z_odd(cfg.symmetries),
-                          extra=tuple(cfg.refine_extra), pairs=tuple((a, b) for a, b in cfg.refine_pairs),
-                          bound_quantile=bound_quantile(cfg.symmetries))
     return dataclasses.replace(model, refiner=refiner, config=cfg.replace(refine=True),
                                meta=model.meta | {"refine_acceptance": refiner.acceptance, "refine_generated": n})
+
+
+def fit_arguments(config: "FitConfig") -> dict[str, Any]:
+    """The `Refiner.fit` keywords a model's settings give: its strength, extra features and pairs, whether the
+    rapidities keep their signs (not under z → −z), and the bound its symmetries allow."""
+    return {"strength": config.refine_strength, "signed": not z_odd(config.symmetries),
+            "extra": tuple(config.refine_extra), "pairs": tuple((a, b) for a, b in config.refine_pairs),
+            "bound_quantile": bound_quantile(config.symmetries)}
+
+
+def fitted_size(training: int) -> int:
+    """How many generated events a refiner of ``training`` training events is fitted on."""
+    return int(min(max(PER_EVENT * training, MIN_GENERATED), MAX_GENERATED))
 
 
 def rebound(model: "TrainedModel") -> "TrainedModel":
@@ -369,12 +380,12 @@ def rebound(model: "TrainedModel") -> "TrainedModel":
     if model.refiner is None:
         raise ConfigError("the model is not refined: there is no bound to recompute")
     refiner = model.refiner
-    log_w = refiner.log_weights(_fitted_stream(model, int(model.meta.get("refine_generated") or MIN_GENERATED)))
+    log_w = refiner.log_weights(fitted_stream(model, int(model.meta.get("refine_generated") or MIN_GENERATED)))
     bounded = dataclasses.replace(refiner, log_bound=float(np.quantile(log_w, bound_quantile(model.config.symmetries))))
     return dataclasses.replace(model, refiner=bounded, meta=model.meta | {"refine_acceptance": bounded.acceptance})
 
 
-def _fitted_stream(model: "TrainedModel", n: int) -> Events:
+def fitted_stream(model: "TrainedModel", n: int) -> Events:
     """The n unrefined events a refiner of ``model`` is fitted on: shard `SHARD` of the model's seed."""
     plain = dataclasses.replace(model, refiner=None)
     return Events.concatenate(list(plain.iterate(n, seed=model.config.seed, shard=SHARD)))
