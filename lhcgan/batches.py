@@ -25,7 +25,8 @@ class RealBatches:
         f: the discriminator's features (N, F) of every event, precomputed where no symmetry transforms them.
         coords: the decay coordinates of every event and of its z-reflection (2, N, 18), where symmetries
             move events and the discriminator sees coordinates.
-        mmd: the MMD's masses (N, R[+1]): relative to each event's poles, and m(tt̄) with ``mmd_system``.
+        mmd: the MMD's columns (N, R[+1][+T]): the masses relative to each event's poles, m(tt̄) with
+            ``mmd_system``, each top's pT with ``mmd_top_pt``, GeV.
         cdf, loss_weight: for a weighted sample, the CDF events are drawn with (∝ |w|^p) and each drawn
             event's loss weight w/|w|^p (normalised); None when unweighted.
         gen: the data stream, the same on every rank (each takes its shard).
@@ -66,9 +67,14 @@ class RealBatches:
             m_sys = physics.invariant_mass(self.p, events.masses)
             self.mmd = torch.cat([self.mmd, m_sys[:, None]], dim=1)
             self.system_mass = float(m_sys.median())
+        self.top_pt = None
+        if cfg.mmd_top_pt:
+            pt = physics.primary_pts(self.p, bridge.process)
+            self.mmd = torch.cat([self.mmd, pt], dim=1)
+            self.top_pt = float(pt.median())
 
     def draw(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-        """This rank's shard of the features (B/K, F), the whole batch's masses for the MMD (B, R[+1]), and
+        """This rank's shard of the features (B/K, F), the whole batch's MMD columns (B, R[+1][+T]), and
         for a weighted sample the signs of both (normalised to mean 1 over the sample; None when unweighted).
 
         With symmetries every event is transformed at random first (the masses do not change).

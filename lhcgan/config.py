@@ -49,6 +49,8 @@ class FitConfig:
         mmd_widths: kernel widths per resonance name, GeV; None: the physical widths.
         mmd_system: kernel widths (GeV) of one more MMD term, on the invariant mass of the whole
             event (m(tt̄)); empty: none.
+        mmd_top_pt: kernel widths (GeV) of one more MMD term on each primary resonance's (each top's)
+            transverse momentum; empty: none.
         disc_masses: give the discriminator the standardised resonance masses too.
         disc_coordinates: give the discriminator the decay parametrisation's coordinates too.
         conserve_pt: project generated events onto Σpx = Σpy = 0; None: on when the sample balances.
@@ -117,6 +119,7 @@ class FitConfig:
     mmd_kernel: str = "breit-wigner"
     mmd_widths: dict[str, list[float]] | None = None
     mmd_system: list[float] = field(default_factory=lambda: [50.0, 200.0])
+    mmd_top_pt: list[float] = field(default_factory=list)
     disc_masses: bool = True
     disc_coordinates: bool = True
     conserve_pt: bool | None = None

@@ -87,10 +87,13 @@ _limit: int | None = None
 
 
 def limit_threads(n: int) -> None:
-    """Run this process's torch (where imported) and numpy's BLAS on ``n`` threads, and count ``n`` usable cores:
-    a forked worker or a shard's process has that share of the CPU."""
+    """Run this process's torch and numpy's BLAS on ``n`` threads, and count ``n`` usable cores: a forked worker
+    or a shard's process has that share of the CPU. A torch imported later follows it too (``OMP_NUM_THREADS``):
+    a worker that imported torch for bf16 with its default threads, one per core, ran 10× slower beside the
+    other workers."""
     global _limit
     _limit = max(1, int(n))
+    os.environ["OMP_NUM_THREADS"] = str(_limit)  # read by torch (and any OpenMP runtime) where it starts later
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(_limit)

@@ -289,6 +289,8 @@ class TrainedModel:
             cores = min(cores, usable_processes()) if cores else usable_processes()
             processes = cores if expected >= PARALLEL_BLOCKS * cores else 1
         work, vm = functools.partial(self._sized_blocks, stream), self.variation_model
+        if processes > 1 and cpu.generates_in_bf16(self.config.cpu_bf16):
+            _ = self.generator  # torch imported and the generator built once, before the workers fork, not in each
         if processes > 1:  # each task's events come back through shared memory: room for twice the expected
             row = 4 * (7 * self.process.n_particles + 2 * (len(vm.variations) if vm else 0))
             parts = ordered_map(work, tasks(), processes, slot_bytes=2 * per_task * STREAM_BLOCK * row)

@@ -136,6 +136,12 @@ def resonance_masses(p: Array, process: "Process", masses: Any = None) -> Array:
     return xp.stack([invariant_mass(p, m, r.members) for r in process.resonances], axis=-1)
 
 
+def primary_pts(p: Array, process: "Process") -> Array:
+    """Transverse momenta of the process's primary resonances (the tops): (..., 6, 3) → (..., n_primaries) GeV."""
+    xp = lib(p)
+    return xp.stack([pt(p[..., list(r.members), :].sum(-2)) for r in process.primaries], axis=-1)
+
+
 def momentum_sum(p: Array) -> Array:
     """Vector sum over particles: (..., n, 3) → (..., 3) GeV."""
     return p.sum(-2)

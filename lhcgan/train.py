@@ -157,6 +157,10 @@ class Trainer:
         if cfg.mmd_system:  # one more MMD term, on m(tt̄)
             self.widths.append([float(v) for v in cfg.mmd_system])
             self.centre.append(self.real.system_mass)
+        if cfg.mmd_top_pt:  # and one on each top's pT
+            for _ in self.process.primaries:
+                self.widths.append([float(v) for v in cfg.mmd_top_pt])
+                self.centre.append(self.real.top_pt)
 
         self.iteration = 0
         self.recoveries = 0
@@ -250,6 +254,8 @@ class Trainer:
                 slots = self.bridge.slot_masses(c)
                 m = torch.cat([m, physics.invariant_mass(p, self.process.masses if slots is None else slots)[:, None]],
                               dim=1)
+            if cfg.mmd_top_pt:
+                m = torch.cat([m, physics.primary_pts(p, self.process).to(m.dtype)], dim=1)
             # the real events' own kernel sum has no gradient: computed only where the value is logged
             logged = self._logs(self.iteration + 1)
             loss_mmd = resonance_mmd(gather(m, self.dist), m_real, self.widths, cfg.mmd_kernel, self.centre,

@@ -353,3 +353,18 @@ def test_a_conditioned_trainer_measures_masses_from_each_event_pole(mt_joined, t
     coords = tr.pre.forward(tr.real.p, tr.bridge.poles(tr.real.c))[:, 3].numpy()
     assert abs(np.median(coords[at[HIGH]]) - np.median(coords[at[LOW]])) < 0.1
     assert tr.G.n_condition == 1 and tr.bridge.n_features == tr.D.net[0].in_features
+
+
+def test_an_mmd_on_the_tops_pt_compares_the_tops_pt(ttbar, tmp_path):
+    """``mmd_top_pt`` adds one MMD term per top, on its transverse momentum summed from its decay products."""
+    plain = Trainer(ttbar, tiny(), tmp_path / "plain")
+    tr = Trainer(ttbar, tiny(mmd_top_pt=[25.0, 100.0], log_every=1), tmp_path / "pt")
+    tops = [r for r in ttbar.process.resonances if r.parent is None]
+    assert [r.name for r in tops] == ["t", "tbar"]
+    p = tr.real.p.numpy()
+    expected = np.stack([np.hypot(*p[:, list(r.members), :2].sum(axis=1).T) for r in tops], axis=1)
+    np.testing.assert_allclose(tr.real.mmd[:, -2:].numpy(), expected, rtol=1e-12)
+    np.testing.assert_array_equal(tr.real.mmd[:, :-2].numpy(), plain.real.mmd.numpy())
+    assert tr.widths == plain.widths + [[25.0, 100.0]] * 2
+    assert np.all((50 < np.array(tr.centre[-2:])) & (np.array(tr.centre[-2:]) < 200))  # the median top pT, GeV
+    assert np.isfinite(tr.step()["mmd"])
