@@ -17,6 +17,19 @@ if TYPE_CHECKING:
     from lhcgan.model import Bridge
 
 
+def mmd_columns(cfg: "FitConfig", bridge: "Bridge", p: torch.Tensor, m: torch.Tensor, masses: object,
+                condition: torch.Tensor | None) -> torch.Tensor:
+    """The columns the MMD compares (B, R[+1][+T]), GeV, of real and generated events alike: the resonance
+    masses ``m`` (B, R) relative to each event's poles, m(tt̄) with ``mmd_system`` (``masses``: the slots'),
+    and each top's pT with ``mmd_top_pt``, from the momenta ``p`` (B, n, 3)."""
+    cols = [bridge.relative_masses(m, condition)]
+    if cfg.mmd_system:
+        cols.append(physics.invariant_mass(p, masses)[:, None])
+    if cfg.mmd_top_pt:
+        cols.append(physics.primary_pts(p, bridge.process).to(cols[0].dtype))
+    return torch.cat(cols, dim=1) if len(cols) > 1 else cols[0]
+
+
 class RealBatches:
     """The training events, ready to draw batches from.
 
@@ -61,17 +74,10 @@ class RealBatches:
             self.loss_weight = (w / q * (q.sum() / w.sum())).float().to(device)
         # the MMD's real masses: the resonances' (relative to each event's poles where conditioned), and with
         # mmd_system the whole event's
-        self.mmd = bridge.relative_masses(self.m, self.c)
-        self.system_mass = None
-        if cfg.mmd_system:
-            m_sys = physics.invariant_mass(self.p, events.masses)
-            self.mmd = torch.cat([self.mmd, m_sys[:, None]], dim=1)
-            self.system_mass = float(m_sys.median())
-        self.top_pt = None
-        if cfg.mmd_top_pt:
-            pt = physics.primary_pts(self.p, bridge.process)
-            self.mmd = torch.cat([self.mmd, pt], dim=1)
-            self.top_pt = float(pt.median())
+        self.mmd = mmd_columns(cfg, bridge, self.p, self.m, events.masses, self.c)
+        n_res, n_top = len(bridge.process.resonances), len(bridge.process.primaries)
+        self.system_mass = float(self.mmd[:, n_res].median()) if cfg.mmd_system else None
+        self.top_pt = float(self.mmd[:, -n_top:].median()) if cfg.mmd_top_pt else None
 
     def draw(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """This rank's shard of the features (B/K, F), the whole batch's MMD columns (B, R[+1][+T]), and

@@ -19,9 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from lhcgan import physics
 from lhcgan.atomic import atomic_output
-from lhcgan.batches import RealBatches
+from lhcgan.batches import RealBatches, mmd_columns
 from lhcgan.conditions import Conditioning
 from lhcgan.config import FitConfig, save_card
 from lhcgan.distributed import distributed, gather, init_distributed, select_device
@@ -249,13 +248,8 @@ class Trainer:
                 l_gen = self.D(f_gen).float()
             loss_adv = generator_loss(l_gen)
             # the MMD sees the whole batch: generated masses gathered from every rank
-            m = self.bridge.relative_masses(m, c)
-            if cfg.mmd_system:
-                slots = self.bridge.slot_masses(c)
-                m = torch.cat([m, physics.invariant_mass(p, self.process.masses if slots is None else slots)[:, None]],
-                              dim=1)
-            if cfg.mmd_top_pt:
-                m = torch.cat([m, physics.primary_pts(p, self.process).to(m.dtype)], dim=1)
+            slots = self.bridge.slot_masses(c)
+            m = mmd_columns(cfg, self.bridge, p, m, self.process.masses if slots is None else slots, c)
             # the real events' own kernel sum has no gradient: computed only where the value is logged
             logged = self._logs(self.iteration + 1)
             loss_mmd = resonance_mmd(gather(m, self.dist), m_real, self.widths, cfg.mmd_kernel, self.centre,
